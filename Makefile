@@ -1,0 +1,28 @@
+# Two commands on a fresh machine:  `make demo` (the main job)  and  `make test` (the suite).
+# Both create .venv and install everything first. GPU users: set TORCH to their CUDA build, e.g.
+#   make demo TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+DEMO ?= outputs/demo
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup
+	bash scripts/main_job.sh $(DEMO)
+
+test: setup
+	$(BIN)/python -m pytest -q test
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,39 @@
+"""``derain-seg``: one entry point, one small module per subcommand.
+
+Each module in ``derain_seg_ros.commands`` provides ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported only when their subcommand runs, so ``derain-seg bag``
+does not pay for what ``derain-seg synth`` needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("derain_seg_ros.commands.synth", "synthesise a Raindrop-Cityscapes dataset on disk"),
+    "infer": ("derain_seg_ros.commands.infer", "derain and segment images or a folder"),
+    "export": ("derain_seg_ros.commands.export", "export the pipeline to ONNX (and build a TensorRT engine)"),
+    "bag": ("derain_seg_ros.commands.bag", "process a rosbag2 offline, or write a demo bag"),
+    "bench": ("derain_seg_ros.commands.bench", "time the pipeline per stage and end to end"),
+    "demo": ("derain_seg_ros.commands.demo", "run the pipeline on a generated rainy street scene"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="derain-seg", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if argv[:1] == [name]:
+            importlib.import_module(module_name).add_arguments(sub_parser)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

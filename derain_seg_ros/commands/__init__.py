@@ -1,0 +1,1 @@
+"""commands layer of derain_seg_ros."""

@@ -1,0 +1,1 @@
+"""data layer of derain_seg_ros."""

@@ -1,0 +1,1 @@
+"""PyTorch modules only: no I/O, no ROS, no files."""

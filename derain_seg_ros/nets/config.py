@@ -1,0 +1,113 @@
+"""Sizes of every network, in one place, so that training, export and the node build the same graph.
+
+Defaults follow the authors' public code (see PAPER.md, "What the authors' public code adds").
+``PipelineConfig.small()`` is the tiny variant used by tests and the CPU smoke runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
+
+BackboneName = Literal["resnet101", "resnet50", "resnet18", "tiny"]
+LFLayer = Literal["layer1", "layer4"]
+SegInputNorm = Literal["minmax_image", "minmax_batch", "clamp"]
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """A: conv 3->channels, ``blocks`` residual blocks at full resolution, conv channels->1, sigmoid."""
+
+    channels: int = 32
+    blocks: int = 5
+
+
+@dataclass(frozen=True)
+class CoarseConfig:
+    """C: pix2pixHD-style global generator on rainy (+) M (4 channels)."""
+
+    ngf: int = 16
+    downsamplings: int = 4
+    blocks: int = 9
+    max_channels: int = 256
+
+
+@dataclass(frozen=True)
+class SRRBConfig:
+    """One SRRB: U-Net branch + full-resolution branch, summed into a residual."""
+
+    unet_ngf: int = 16
+    unet_downsamplings: int = 4
+    unet_max_channels: int = 256
+    full_channels: int = 32
+    full_blocks: int = 2
+
+
+@dataclass(frozen=True)
+class DeepLabConfig:
+    """DeepLabv3+ at output stride 16, key-compatible with VainF/DeepLabV3Plus-Pytorch."""
+
+    backbone: BackboneName = "resnet101"
+    num_classes: int = 19
+    output_stride: int = 16
+    aspp_channels: int = 256
+    aspp_rates: tuple[int, int, int] = (6, 12, 18)
+    low_level_channels: int = 48
+    # How the derained image is brought to DeepLab's input range (authors: per-batch min-max,
+    # then ImageNet mean/std). Per-image is the default so that batching cameras changes nothing.
+    input_norm: SegInputNorm = "minmax_image"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    coarse: CoarseConfig = field(default_factory=CoarseConfig)
+    srrb: SRRBConfig = field(default_factory=SRRBConfig)
+    num_srrb: int = 2
+    deeplab: DeepLabConfig = field(default_factory=DeepLabConfig)
+
+    @property
+    def pad_multiple(self) -> int:
+        """Every input is padded to this multiple of pixels inside the graph and cropped back."""
+        return math.lcm(
+            2**self.coarse.downsamplings,
+            2**self.srrb.unet_downsamplings,
+            self.deeplab.output_stride,
+        )
+
+    @classmethod
+    def small(cls) -> "PipelineConfig":
+        """A few-thousand-parameter pipeline for tests and CPU smoke runs (same wiring)."""
+        return cls(
+            attention=AttentionConfig(channels=8, blocks=1),
+            coarse=CoarseConfig(ngf=8, downsamplings=2, blocks=1, max_channels=32),
+            srrb=SRRBConfig(unet_ngf=8, unet_downsamplings=2, unet_max_channels=32, full_channels=8, full_blocks=2),
+            num_srrb=2,
+            deeplab=DeepLabConfig(backbone="tiny", aspp_channels=16, low_level_channels=8),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PipelineConfig":
+        """Inverse of ``to_dict``; unknown keys are an error, not silently dropped."""
+        return _build(cls, data)
+
+
+def _build(kind: type, data: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(kind)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise KeyError(f"{kind.__name__}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default  # type: ignore[misc]
+        if is_dataclass(default) and isinstance(value, dict):
+            kwargs[name] = _build(type(default), value)
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return kind(**kwargs)

@@ -1,0 +1,1 @@
+"""rain layer of derain_seg_ros."""

@@ -1,0 +1,1 @@
+"""ros layer of derain_seg_ros."""

@@ -1,0 +1,1 @@
+"""runtime layer of derain_seg_ros."""

@@ -1,0 +1,55 @@
+"""ament_python package that is also a plain pip package.
+
+colcon installs the node's executable under lib/<package> (setup.cfg) and launch/config under
+share/<package>; pip installs the same code with the ``derain-seg`` console script.
+"""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "derain_seg_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Segmentation-aware single-image deraining (A -> C -> SRRN -> DeepLabv3+) as a ROS 2 package",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+    ],
+    install_requires=[
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
+        "torch>=2.2",
+        "pyyaml>=6",
+        "tqdm>=4.66",
+        "rosbags>=0.10",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
+        "tensorrt": ["tensorrt-cu12>=10.0"],
+        "train": ["tensorboard>=2.14"],
+        "test": [
+            "pytest>=8",
+            "scikit-image>=0.22",
+            "onnx>=1.16",
+            "onnxscript>=0.1",
+            "onnxruntime>=1.18",
+            "tensorboard>=2.14",
+        ],
+    },
+    zip_safe=True,
+    entry_points={
+        "console_scripts": [
+            "derain-seg = derain_seg_ros.cli:main",
+            "derain_seg_node = derain_seg_ros.ros.node:main",
+        ],
+    },
+)
