@@ -1,0 +1,47 @@
+"""SRRB and SRRN: the semantic refinement residual network (Sec. 3 of the paper)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from derain_seg_ros.nets.config import SRRBConfig
+from derain_seg_ros.nets.layers import ResidualBlock, SkipUNet, conv_bn_relu
+
+
+class SRRB(nn.Module):
+    """Two branches on one input, summed into a residual M_r; the block returns input + M_r.
+
+    The U-Net branch sees a large receptive field (semantics), the full-resolution branch keeps
+    pixel detail.
+    """
+
+    def __init__(self, cfg: SRRBConfig = SRRBConfig()) -> None:
+        super().__init__()
+        self.unet = SkipUNet(3, 3, cfg.unet_ngf, cfg.unet_downsamplings, cfg.unet_max_channels, blocks=0)
+        self.full = nn.Sequential(
+            conv_bn_relu(3, cfg.full_channels),
+            *(ResidualBlock(cfg.full_channels) for _ in range(cfg.full_blocks)),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(cfg.full_channels, 3, 3),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.unet(x) + self.full(x)
+
+
+class SRRN(nn.Module):
+    """N chained SRRBs; returns every block's output (L_R supervises the intermediate ones too)."""
+
+    def __init__(self, cfg: SRRBConfig = SRRBConfig(), num_blocks: int = 2) -> None:
+        super().__init__()
+        if num_blocks < 1:
+            raise ValueError(f"SRRN needs at least one SRRB, got {num_blocks}")
+        self.blocks = nn.ModuleList(SRRB(cfg) for _ in range(num_blocks))
+
+    def forward(self, coarse: Tensor) -> list[Tensor]:
+        outputs = []
+        x = coarse
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        return outputs

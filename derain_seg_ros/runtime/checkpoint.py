@@ -1,0 +1,107 @@
+"""Pipeline checkpoints on disk: one format for training, export, the node and the tools.
+
+A checkpoint is ``{'format', 'config', 'model', ...extra}``; training adds its optimizer and
+schedule state beside, so ``load_pipeline`` reads any training checkpoint as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+
+FORMAT = "derain_seg_ros/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable, or not ours."""
+
+
+def save_checkpoint(path: str | os.PathLike, pipeline: DerainSegPipeline, **extra: Any) -> Path:
+    """Write atomically (temp file + rename): a run killed mid-save keeps its previous checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT, "config": pipeline.cfg.to_dict(), "model": pipeline.state_dict(), **extra}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw checkpoint dict, with a clear error for anything that is not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a derain_seg_ros checkpoint (format {found!r}, expected {FORMAT!r})")
+    return state
+
+
+def load_pipeline(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[DerainSegPipeline, dict[str, Any]]:
+    """Build the pipeline from the checkpoint's own config and load its weights (strict)."""
+    state = read_checkpoint(path, map_location)
+    try:
+        pipeline = DerainSegPipeline(PipelineConfig.from_dict(state["config"]))
+        pipeline.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path} does not match its config: {exc}") from exc
+    return pipeline, state
+
+
+def vainf_to_deeplab_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """VainF/DeepLabV3Plus-Pytorch's file -> our ``DeepLabV3Plus`` state dict.
+
+    The published files hold ``{'model_state': ...}`` (sometimes saved from DataParallel, with a
+    ``module.`` prefix); module names are otherwise identical by construction.
+    """
+    if "model_state" in state:
+        state = state["model_state"]
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
+def load_vainf_deeplab(path: str | os.PathLike, pipeline: DerainSegPipeline) -> None:
+    """Load VainF's Cityscapes DeepLabv3+ (ResNet-101, OS 16) so that stage 0 can be skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"DeepLab checkpoint not found: {path}")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read DeepLab checkpoint {path}: {exc}") from exc
+    state = vainf_to_deeplab_state(raw)
+    load_strict(pipeline.deeplab, state, str(path))
+
+
+def load_strict(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` with an error that names the first differing keys and shapes."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{source} does not fit {type(module).__name__}: "
+            f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}), "
+            f"{len(wrong)} with another shape (e.g. {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in wrong[:3]]})"
+        )
+    module.load_state_dict(state)
