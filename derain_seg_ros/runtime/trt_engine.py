@@ -1,0 +1,130 @@
+"""TensorRT engine: build from the exported ONNX graph, cache on disk, run with execute_async_v3.
+
+TensorRT 10: FP16 through the builder flag on a weakly typed network. TensorRT 11 removed weak
+typing: networks are strongly typed and take their precision from the graph, so FP16 there means
+an ONNX exported in half precision (``ensure_onnx`` does that when it sees TensorRT >= 11).
+Device buffers are torch CUDA tensors, so no pycuda is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
+from derain_seg_ros.runtime.engine_cache import EngineKey, load_or_build
+
+log = logging.getLogger(__name__)
+WORKSPACE_BYTES = 4 << 30
+
+
+def trt_available() -> None:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as exc:
+        raise BackendUnavailable("tensorrt is not installed (pip install 'derain_seg_ros[tensorrt]', see README)") from exc
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT needs a CUDA GPU and torch with CUDA; none found")
+
+
+def _major(trt) -> int:
+    return int(trt.__version__.split(".")[0])
+
+
+def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache: Path) -> bytes:
+    """Parse the ONNX file and build a serialised engine (minutes for ResNet-101 at 1024x2048)."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    strongly_typed = _major(trt) >= 11
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    if precision == "fp16" and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "bf16" and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.BF16)
+    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    rainy = network.get_input(0)
+    if rainy.shape[0] == -1:  # dynamic batch: one profile from 1 to the batch asked for
+        _, h, w, c = rainy.shape
+        profile = builder.create_optimization_profile()
+        profile.set_shape(rainy.name, (1, h, w, c), (batch, h, w, c), (batch, h, w, c))
+        config.add_optimization_profile(profile)
+    started = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
+    timing_cache.parent.mkdir(parents=True, exist_ok=True)
+    timing_cache.write_bytes(memoryview(config.get_timing_cache().serialize()))
+    log.info("built TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
+    return bytes(serialized)
+
+
+class TensorRTEngine:
+    name = "tensorrt"
+
+    def __init__(self, engine_bytes: bytes) -> None:
+        import tensorrt as trt
+        import torch
+
+        self._torch = torch
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(engine_bytes)
+        if self.engine is None:
+            raise RuntimeError("TensorRT could not deserialise the engine")
+        self.context = self.engine.create_execution_context()
+        self.stream = torch.cuda.Stream()
+        shape = tuple(self.engine.get_tensor_shape("rainy"))
+        self.dynamic_batch = shape[0] == -1
+        self.size = (shape[1], shape[2])
+        self.max_batch = self.engine.get_tensor_profile_shape("rainy", 0)[2][0] if self.dynamic_batch else shape[0]
+
+    @classmethod
+    def from_onnx(cls, onnx_path: str | os.PathLike, precision: str = "fp16", batch: int = 1,
+                  cache_dir: str | os.PathLike = ".") -> "TensorRTEngine":
+        import tensorrt as trt
+        import torch
+
+        onnx_path, cache_dir = Path(onnx_path), Path(cache_dir)
+        key = EngineKey.for_onnx(onnx_path, precision, trt.__version__, torch.cuda.get_device_name(), batch)
+        engine, built = load_or_build(cache_dir, key, lambda: build_engine_bytes(
+            onnx_path, precision, batch, cache_dir / f"timing_{trt.__version__}.cache"))
+        log.info("TensorRT engine %s", "built and cached" if built else "loaded from cache")
+        return cls(engine)
+
+    def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
+        torch = self._torch
+        batch = check_frames(frames)
+        if batch.shape[1:3] != self.size:
+            raise ValueError(f"this engine was built for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}")
+        rainy = torch.from_numpy(batch).cuda(non_blocking=True)
+        self.context.set_input_shape("rainy", tuple(rainy.shape))
+        n, h, w = rainy.shape[:3]
+        derained = torch.empty((n, h, w, 3), dtype=torch.uint8, device="cuda")
+        labels = torch.empty((n, h, w), dtype=torch.uint8, device="cuda")
+        for name, tensor in (("rainy", rainy), ("derained", derained), ("labels", labels)):
+            self.context.set_tensor_address(name, tensor.data_ptr())
+        self.stream.wait_stream(torch.cuda.current_stream())
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("TensorRT execution failed")
+        self.stream.synchronize()
+        return EngineOutput(derained=derained.cpu().numpy(), labels=labels.cpu().numpy())
+
+    def close(self) -> None:
+        self.context = None
+        self.engine = None

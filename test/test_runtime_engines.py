@@ -1,0 +1,152 @@
+"""Pre/postprocessing, the torch engine, ONNX parity through onnxruntime, and the backend factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.engine import BackendUnavailable, make_engine
+from derain_seg_ros.runtime.frame_pipeline import FramePipeline
+from derain_seg_ros.runtime.onnx_export import export_onnx
+from derain_seg_ros.runtime.postprocess import overlay
+from derain_seg_ros.runtime.preprocess import to_float_nchw, to_uint8_hwc
+from derain_seg_ros.runtime.torch_engine import TorchEngine
+
+SMALL = PipelineConfig.small()
+
+
+def frames(n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+@pytest.mark.parametrize("shape", [(37, 53, 3), (2, 5, 7, 3)])
+def test_uint8_float_uint8_round_trip_is_exact(shape: tuple[int, ...]) -> None:
+    x = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    t = to_float_nchw(x)
+    assert t.dtype == torch.float32 and t.shape[1] == 3 and float(t.max()) <= 1.0
+    back = to_uint8_hwc(t)
+    assert np.array_equal(back, x if x.ndim == 4 else x[None])
+
+
+def test_preprocess_rejects_wrong_dtype_and_layout() -> None:
+    with pytest.raises(TypeError, match="uint8"):
+        to_float_nchw(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match="H x W x 3"):
+        to_float_nchw(np.zeros((3, 4, 4), np.uint8))
+
+
+def test_overlay_blends_colours_and_keeps_ignored_pixels() -> None:
+    rgb = np.full((2, 2, 3), 100, np.uint8)
+    labels = np.array([[0, 255], [13, 255]], np.uint8)
+    out = overlay(rgb, labels, alpha=0.5)
+    assert out[0, 0].tolist() == [114, 82, 114]  # halfway to road (128, 64, 128)
+    assert out[0, 1].tolist() == [100, 100, 100]
+
+
+def test_torch_engine_equals_calling_the_pipeline() -> None:
+    torch.manual_seed(0)
+    pipeline = DerainSegPipeline(SMALL).eval()
+    engine = TorchEngine(pipeline)
+    batch = frames(2, 37, 53)
+    out = engine.infer(batch)
+    with torch.no_grad():
+        direct = pipeline(to_float_nchw(batch))
+    assert out.derained.shape == (2, 37, 53, 3) and out.derained.dtype == np.uint8
+    assert out.labels.shape == (2, 37, 53) and out.labels.dtype == np.uint8
+    assert np.array_equal(out.derained, to_uint8_hwc(direct["derained"]))
+    assert np.array_equal(out.labels, direct["labels"].numpy().astype(np.uint8))
+
+
+def test_engine_refuses_mixed_sizes_and_bad_frames() -> None:
+    engine = make_engine("torch", config=SMALL)
+    with pytest.raises(ValueError, match="share a size"):
+        engine.infer(frames(1, 20, 20) + frames(1, 21, 20))
+    with pytest.raises(ValueError, match="uint8"):
+        engine.infer([np.zeros((20, 20, 3), np.float32)])
+
+
+def test_onnx_export_matches_torch_through_onnxruntime(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency")
+    torch.manual_seed(0)
+    pipeline = DerainSegPipeline(SMALL).eval()
+    path = export_onnx(pipeline, tmp_path / "small.onnx", 45, 61, batch=2, with_logits=True)
+    batch = np.stack(frames(2, 45, 61, seed=3))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    derained_u8, labels, logits = session.run(None, {"rainy": batch})
+    with torch.no_grad():
+        ref = pipeline(to_float_nchw(batch))
+        ref_u8, ref_labels, _ = FramePipeline(pipeline, with_logits=True)(torch.from_numpy(batch))
+    # Float parity through the logits path and the uint8 image within one level of rounding.
+    assert np.abs(logits - ref["logits"].numpy()).max() < 1e-3
+    assert np.abs(derained_u8.astype(int) - ref_u8.numpy().astype(int)).max() <= 1
+    assert (labels == ref_labels.numpy()).mean() >= 0.999
+
+
+def test_onnx_float_derained_output_within_1e3(tmp_path: Path) -> None:
+    """The derained image itself, in float, before the uint8 cast."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency")
+
+    class FloatDerained(torch.nn.Module):
+        def __init__(self, p: DerainSegPipeline) -> None:
+            super().__init__()
+            self.p = p
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.p(to_float_nchw(x), segment=False)["derained"]
+
+    torch.manual_seed(0)
+    model = FloatDerained(DerainSegPipeline(SMALL)).eval()
+    batch = np.stack(frames(1, 45, 61, seed=4))
+    path = tmp_path / "f.onnx"
+    torch.onnx.export(model, (torch.from_numpy(batch),), path, dynamo=False, opset_version=17, input_names=["rainy"])
+    (onnx_out,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": batch})
+    with torch.no_grad():
+        assert np.abs(onnx_out - model(torch.from_numpy(batch)).numpy()).max() < 1e-3
+
+
+def test_onnxruntime_engine_through_the_factory(tmp_path: Path) -> None:
+    engine = make_engine("onnxruntime", config=SMALL, height=33, width=47, batch=1, cache_dir=tmp_path)
+    assert engine.name == "onnxruntime"
+    reference = make_engine("torch", config=SMALL)
+    batch = frames(1, 33, 47, seed=5)
+    a, b = engine.infer(batch), reference.infer(batch)
+    assert (a.labels == b.labels).mean() >= 0.999
+    assert np.abs(a.derained.astype(int) - b.derained.astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="exported for 33x47"):
+        engine.infer(frames(1, 32, 47))
+
+
+def test_tensorrt_unavailable_here_is_clear_and_auto_falls_back(tmp_path: Path, caplog) -> None:
+    try:
+        import tensorrt  # noqa: F401
+
+        have_trt = torch.cuda.is_available()
+    except ImportError:
+        have_trt = False
+    if have_trt:
+        pytest.skip("TensorRT and a GPU are present: the fallback path is not exercised")
+    with pytest.raises(BackendUnavailable, match="tensorrt"):
+        make_engine("tensorrt", config=SMALL, height=32, width=32, fallback=False, cache_dir=tmp_path)
+    with caplog.at_level(logging.INFO):
+        engine = make_engine("auto", config=SMALL, height=32, width=32, cache_dir=tmp_path)
+    assert engine.name in ("onnxruntime", "torch")
+    assert "tensorrt" in caplog.text
+
+
+def test_fp16_on_cpu_is_refused_or_falls_back() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: fp16 is valid there")
+    with pytest.raises(BackendUnavailable, match="CUDA"):
+        make_engine("torch", config=SMALL, precision="fp16", fallback=False)
+
+
+def test_factory_needs_weights_or_a_config() -> None:
+    with pytest.raises(ValueError, match="checkpoint"):
+        make_engine("torch")
