@@ -1,0 +1,59 @@
+"""Image files: RGB at the edges (OpenCV reads BGR), atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class ImageFileError(OSError):
+    """An image file that is missing or cannot be decoded."""
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageFileError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_gray(path: str | os.PathLike) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageFileError(f"cannot read image {path}")
+    if image.ndim != 2:
+        raise ImageFileError(f"{path} should be single-channel, has shape {image.shape}")
+    return image
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write atomically (temp file + rename), so a killed run never leaves half an image."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, encoded = cv2.imencode(".png", data)
+    if not ok:
+        raise ImageFileError(f"cannot encode {path}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(encoded.tobytes())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'256x512' -> (256, 512)."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"a size looks like 256x512 (HxW), got {text!r}") from None
+    if height <= 0 or width <= 0:
+        raise ValueError(f"a size must be positive, got {text!r}")
+    return height, width
