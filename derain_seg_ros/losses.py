@@ -80,6 +80,8 @@ def derain_loss(x: Tensor, y: Tensor, alpha: float = 0.85) -> Tensor:
 
 def refine_loss(refined: list[Tensor], clean: Tensor, alpha: float = 0.85) -> Tensor:
     """L_R, eq. (3) as we read it: 0.5 * MSE of the intermediate SRRB outputs + L_D of the last."""
+    if not refined:
+        raise ValueError("L_R needs at least one SRRB output (this pipeline has num_srrb = 0)")
     intermediate = sum((F.mse_loss(r, clean) for r in refined[:-1]), torch.zeros((), device=clean.device))
     return 0.5 * intermediate + derain_loss(refined[-1], clean, alpha)
 

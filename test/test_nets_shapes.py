@@ -117,3 +117,12 @@ def test_stage2_step_updates_only_srrn() -> None:
     assert all(p.grad is None for m in (pipeline.attention, pipeline.coarse, pipeline.deeplab) for p in m.parameters())
     grads = [p.grad for p in pipeline.srrn.parameters()]
     assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_pipeline_without_srrbs_outputs_the_coarse_image() -> None:
+    from dataclasses import replace
+
+    pipeline = DerainSegPipeline(replace(SMALL, num_srrb=0)).eval()
+    with torch.no_grad():
+        out = pipeline(torch.rand(1, 3, 21, 30), segment=False)
+    assert out["refined"] == [] and torch.equal(out["derained"], out["coarse"].clamp(0, 1))

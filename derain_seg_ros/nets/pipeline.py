@@ -34,7 +34,7 @@ class DerainSegPipeline(nn.Module):
     def forward(self, rainy: Tensor, *, segment: bool = True, features: bool = False) -> dict[str, Any]:
         """``rainy``: N x 3 x H x W in [0, 1], any H and W (padded to ``cfg.pad_multiple`` here, every
         output cropped back). Returns 'attention', 'coarse', 'refined' (one image per SRRB),
-        'derained' (the last, clamped to [0, 1]) and, with ``segment``, 'logits' and 'labels'
+        'derained' (the last, or the coarse image without SRRBs, clamped to [0, 1]) and, with ``segment``, 'logits' and 'labels'
         (int64 trainIds); with ``features`` also 'seg', DeepLab's taps on the derained image.
         """
         padded, size = pad_to_multiple(rainy, self.cfg.pad_multiple)
@@ -45,7 +45,7 @@ class DerainSegPipeline(nn.Module):
             "attention": crop_to(attention, size),
             "coarse": crop_to(coarse, size),
             "refined": refined,
-            "derained": refined[-1].clamp(0, 1),
+            "derained": (refined[-1] if refined else crop_to(coarse, size)).clamp(0, 1),
         }
         if segment or features:
             seg = self.deeplab(out["derained"])

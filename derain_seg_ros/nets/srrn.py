@@ -33,9 +33,10 @@ class SRRN(nn.Module):
     """N chained SRRBs; returns every block's output (L_R supervises the intermediate ones too)."""
 
     def __init__(self, cfg: SRRBConfig = SRRBConfig(), num_blocks: int = 2) -> None:
+        """``num_blocks=0`` is the A/C ablation: no refinement, the coarse image is the output."""
         super().__init__()
-        if num_blocks < 1:
-            raise ValueError(f"SRRN needs at least one SRRB, got {num_blocks}")
+        if num_blocks < 0:
+            raise ValueError(f"SRRN needs zero or more SRRBs, got {num_blocks}")
         self.blocks = nn.ModuleList(SRRB(cfg) for _ in range(num_blocks))
 
     def forward(self, coarse: Tensor) -> list[Tensor]:

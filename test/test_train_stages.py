@@ -1,0 +1,131 @@
+"""Training: smoke stages learn and checkpoint, stage 2 freezes exactly, resume is exact, DDP agrees,
+evaluation and the Table-1 report."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
+from derain_seg_ros.metrics import ConfusionMatrix
+from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
+from train.ablation import main as ablation_main
+from train.evaluate import evaluate, segment
+from train.run import main as run_main
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = ["run.progress=false", "run.log_every=1", "data.crop=[32,64]", "data.batch_size=2"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    synthesize(SynthSpec(count=14, height=32, width=64, seed=0), root, progress=False)
+    return root
+
+
+def losses(run_dir: Path) -> list[float]:
+    with (run_dir / "log.csv").open() as f:
+        return [float(row["loss_total"]) for row in csv.DictReader(f)]
+
+
+def train(stage: int, data: Path, out: Path, *extra: str) -> Path:
+    args = ["--stage", str(stage), "--config", "smoke", f"data.root={data}", f"run.out={out}", *FAST, *extra]
+    assert run_main(args) == 0
+    return out / f"stage{stage}" / "last.pt"
+
+
+@pytest.fixture(scope="module")
+def trained(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("runs")
+    s0 = train(0, dataset, out, "stage0.epochs=8", "stage0.steps_per_epoch=5")
+    s1 = train(1, dataset, out, f"init.stage0={s0}", "optim.epochs=6", "optim.steps_per_epoch=5")
+    s2 = train(2, dataset, out, f"init.stage0={s0}", f"init.stage1={s1}", "optim.epochs=4", "optim.steps_per_epoch=5")
+    return {"out": out, "stage0": s0, "stage1": s1, "stage2": s2}
+
+
+@pytest.mark.parametrize("stage", ["stage0", "stage1", "stage2"])
+def test_each_smoke_stage_lowers_its_loss_and_writes_a_loadable_checkpoint(trained: dict[str, Path], stage: str) -> None:
+    values = losses(trained["out"] / stage)
+    assert sum(values[-4:]) / 4 < sum(values[:4]) / 4
+    pipeline, state = load_pipeline(trained[stage])
+    assert state["stage"] == stage and state["done"] is True
+    assert pipeline.cfg.num_srrb == (0 if stage == "stage1" else 2)
+
+
+def test_stage2_leaves_attention_coarse_and_deeplab_bit_identical(trained: dict[str, Path]) -> None:
+    before = {**read_checkpoint(trained["stage1"])["model"], **{k: v for k, v in read_checkpoint(trained["stage0"])["model"].items()
+                                                                  if k.startswith("deeplab.")}}
+    after = read_checkpoint(trained["stage2"])["model"]
+    frozen = [k for k in before if k.split(".")[0] in ("attention", "coarse", "deeplab")]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)  # buffers (BN statistics) included
+    s2_start = read_checkpoint(trained["stage2"])["model"]
+    assert any(k.startswith("srrn.") for k in s2_start)
+
+
+def test_stage2_without_stage1_checkpoint_is_a_clear_error(trained: dict[str, Path], dataset: Path, capsys) -> None:
+    code = run_main(["--stage", "2", "--config", "smoke", f"data.root={dataset}", f"run.out={trained['out'] / 'x'}",
+                     f"init.stage0={trained['stage0']}", *FAST])
+    assert code == 2 and "init.stage1" in capsys.readouterr().err
+
+
+def test_missing_dataset_and_unknown_key_are_clear_errors(tmp_path: Path, capsys) -> None:
+    assert run_main(["--stage", "0", "--config", "smoke", f"data.root={tmp_path / 'none'}"]) == 2
+    assert "derain-seg synth" in capsys.readouterr().err
+    assert run_main(["--stage", "0", "--config", "smoke", "optim.lrate=1"]) == 2
+    assert "did you mean optim.lr" in capsys.readouterr().err
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
+    common = [f"init.stage0={trained['stage0']}", "optim.epochs=2", "optim.steps_per_epoch=4", "optim.milestones=[1]"]
+    whole = train(1, dataset, tmp_path / "whole", *common)
+    stopped = train(1, dataset, tmp_path / "resumed", *common, "run.max_steps=3")  # killed mid-epoch 0
+    assert read_checkpoint(stopped)["step"] == 3 and read_checkpoint(stopped)["done"] is False
+    resumed = train(1, dataset, tmp_path / "resumed", *common, "--resume")
+    a, b = read_checkpoint(whole), read_checkpoint(resumed)
+    assert b["step"] == a["step"] == 8
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"]
+
+
+def test_two_process_ddp_ranks_end_identical(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(REPO / "train" / "run.py"), "--stage", "1",
+           "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", f"init.stage0={trained['stage0']}",
+           "optim.epochs=1", "optim.steps_per_epoch=3", *FAST]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    digests = dict(re.findall(r"rank (\d) weights sha256 ([0-9a-f]{64})", done.stdout))
+    assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]
+    assert read_checkpoint(tmp_path / "stage1" / "last.pt")["step"] == 3
+
+
+def test_clean_against_clean_is_perfect_and_miou_is_the_segmenters_own(trained: dict[str, Path], dataset: Path) -> None:
+    pipeline, _ = load_pipeline(trained["stage2"])
+    result = evaluate(pipeline, dataset, "clean", progress=False)
+    assert result["psnr_y"] == result["psnr_cap_db"] and result["ssim_rgb"] == pytest.approx(1.0)
+    from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+
+    confusion = ConfusionMatrix()
+    for item in RaindropCityscapesDataset(dataset, "test"):
+        confusion.update(segment(pipeline.eval(), item["clean"].numpy()), item["label"].numpy())
+    assert result["miou"] == pytest.approx(100 * confusion.miou())
+
+
+def test_ablation_report_has_the_five_variants(dataset: Path, tmp_path: Path) -> None:
+    args = ["--config", "smoke", "--out", str(tmp_path), f"data.root={dataset}", *FAST, "stage0.epochs=1",
+            "stage0.steps_per_epoch=2", "optim.epochs=1", "optim.steps_per_epoch=2"]
+    assert ablation_main(args) == 0
+    report = (tmp_path / "REPORT.md").read_text()
+    header = report.splitlines()[2]
+    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT"):
+        assert f"| {column} |" in header
+    assert "| mIoU (%) |" in report and (tmp_path / "figure.png").stat().st_size > 5000

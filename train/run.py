@@ -1,0 +1,85 @@
+"""python train/run.py --stage 0|1|2 [--variant NAME] [--config smoke|paper|FILE] [--resume] [key=value ...]
+
+Stage 0 trains DeepLabv3+ on clean images; stage 1 trains A + C (L_Att + L_D); stage 2 freezes
+them and DeepLab and trains SRRN (L_R + w_H L_H). ``--variant`` runs a Table-1 training instead
+(A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT). Multi-GPU: ``torchrun --nproc_per_node N train/run.py ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `train` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from derain_seg_ros.data.raindrop_cityscapes import ManifestError  # noqa: E402
+from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
+from derain_seg_ros.runtime.checkpoint import CheckpointError  # noqa: E402
+from train import distributed  # noqa: E402
+from train.config import ConfigError, load_config  # noqa: E402
+from train.loop import fit  # noqa: E402
+from train.stages import pipeline_job, stage0_job  # noqa: E402
+from train.variants import STAGE1, STAGE2, VARIANTS, slug  # noqa: E402
+
+log = logging.getLogger("train")
+
+
+def train_dataset(cfg: dict) -> RaindropCityscapesDataset:
+    d = cfg["data"]
+    return RaindropCityscapesDataset(d["root"], "train", crop=tuple(d["crop"]), flip=d["flip"], seed=cfg["seed"])
+
+
+def run_stage(cfg: dict, stage: int, dist: distributed.DistInfo, resume: bool) -> Path:
+    torch.manual_seed(cfg["seed"])
+    out = Path(cfg["run"]["out"])
+    dataset = train_dataset(cfg)
+    if stage == 0:
+        return fit(stage0_job(cfg), cfg, dataset, out / "stage0", dist, resume)
+    return fit(pipeline_job(cfg, STAGE1 if stage == 1 else STAGE2), cfg, dataset, out / f"stage{stage}", dist, resume)
+
+
+def run_variant(cfg: dict, variant: str, dist: distributed.DistInfo, resume: bool) -> Path:
+    """The stages of one Table-1 variant, chained; returns the last stage's checkpoint."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
+    dataset = train_dataset(cfg)
+    previous = None
+    for stage in VARIANTS[variant]:
+        torch.manual_seed(cfg["seed"])
+        out = Path(cfg["run"]["out"]) / slug(variant) / stage.name
+        previous = fit(pipeline_job(cfg, stage, init_stage1=previous), cfg, dataset, out, dist, resume)
+    assert previous is not None
+    return previous
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--stage", type=int, choices=(0, 1, 2))
+    group.add_argument("--variant", help=f"one of {list(VARIANTS)}")
+    parser.add_argument("--config", default=None, help="preset name (smoke, paper) or YAML file")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value, e.g. optim.lr=1e-4 data.root=/data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    dist = distributed.setup()
+    try:
+        cfg = load_config(args.config, args.overrides)
+        path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
+        if dist.main:
+            log.info("checkpoint: %s", path)
+    except (ConfigError, ManifestError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

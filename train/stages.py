@@ -1,0 +1,90 @@
+"""The jobs: stage 0 (DeepLab on clean images) and the pipeline stages of ``variants.py``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from derain_seg_ros.labels import IGNORE_ID
+from derain_seg_ros.losses import pipeline_loss, rain_mask_target
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
+from derain_seg_ros.runtime.preprocess import to_float_nchw
+from train.loop import Job, multistep, poly
+from train.variants import Stage
+
+log = logging.getLogger("train")
+
+
+def pipeline_config(cfg: dict[str, Any], num_srrb: int | None = None) -> PipelineConfig:
+    presets = {"default": PipelineConfig, "small": PipelineConfig.small}
+    if cfg["model"]["preset"] not in presets:
+        raise ValueError(f"model.preset must be one of {sorted(presets)}, got {cfg['model']['preset']!r}")
+    base = presets[cfg["model"]["preset"]]()
+    return replace(base, num_srrb=cfg["model"]["num_srrb"] if num_srrb is None else num_srrb)
+
+
+def load_submodules(pipeline: DerainSegPipeline, path: str | Path | None, names: tuple[str, ...], what: str) -> None:
+    """Copy ``names`` (e.g. attention, coarse) from a pipeline checkpoint into ``pipeline``."""
+    if path is None:
+        raise CheckpointError(f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt)")
+    state = read_checkpoint(path)["model"]
+    for name in names:
+        prefix = f"{name}."
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not sub:
+            raise CheckpointError(f"{path} holds no {name} weights")
+        getattr(pipeline, name).load_state_dict(sub)
+
+
+def stage0_job(cfg: dict[str, Any]) -> Job:
+    """DeepLabv3+ on clean images with cross-entropy (255 ignored) and poly LR, as DeepLab trains."""
+    pipeline = DerainSegPipeline(pipeline_config(cfg))
+    s0 = cfg["stage0"]
+
+    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        logits = model(to_float_nchw(batch["clean"])).logits
+        loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_ID)
+        return loss, {"ce": float(loss.detach()), "total": float(loss.detach())}
+
+    return Job("stage0", pipeline, pipeline.deeplab, (pipeline.attention, pipeline.coarse, pipeline.srrn),
+               lambda p: torch.optim.SGD(p, lr=s0["lr"], momentum=s0["momentum"], weight_decay=s0["weight_decay"]),
+               poly(s0["poly_power"]), step, s0["epochs"], s0["steps_per_epoch"])
+
+
+def pipeline_job(cfg: dict[str, Any], stage: Stage, init_stage1: str | Path | None = None) -> Job:
+    """A Table-1 training: ``stage.trains`` learn, DeepLab (from stage 0) and the rest stay frozen."""
+    pipeline = DerainSegPipeline(pipeline_config(cfg, None if stage.uses_srrn else 0))
+    if cfg["stage0"]["vainf_checkpoint"] and not cfg["init"]["stage0"]:
+        load_vainf_deeplab(cfg["stage0"]["vainf_checkpoint"], pipeline)
+    else:
+        load_submodules(pipeline, cfg["init"]["stage0"], ("deeplab",), "stage0")
+    if "attention" not in stage.trains:
+        load_submodules(pipeline, init_stage1 or cfg["init"]["stage1"], ("attention", "coarse"), "stage1")
+    weights = stage.weights(cfg["loss"])
+    frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
+    o = cfg["optim"]
+
+    def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        rainy, clean = to_float_nchw(batch["rainy"]), to_float_nchw(batch["clean"])
+        on_derained = weights.semantic > 0 and weights.semantic_on == "derained"
+        out = model(rainy, segment=False, features=on_derained)
+        seg_pred = seg_clean = None
+        if weights.semantic:
+            seg_pred = out["seg"] if on_derained else pipeline.deeplab(out["coarse"])
+            with torch.no_grad():
+                seg_clean = pipeline.deeplab(clean)
+        mask = rain_mask_target(rainy, clean) if weights.attention else None
+        return pipeline_loss(out, clean, weights, mask, seg_pred, seg_clean)
+
+    # DDP wraps the whole pipeline (its forward is the one graph); frozen parts get requires_grad
+    # False in ``fit``, so neither DDP nor the optimizer sees them.
+    return Job(stage.name, pipeline, pipeline, frozen,
+               lambda p: torch.optim.Adam(p, lr=o["lr"], betas=tuple(o["betas"])),
+               multistep(o["milestones"], o["gamma"]), step, o["epochs"], o["steps_per_epoch"])
