@@ -1,0 +1,135 @@
+"""Offline replay: run the engine over a rosbag2 (sqlite3 or mcap) and write a bag with the
+original messages plus, per camera, the three output topics at the input's timestamps.
+
+Metadata: the ``rosbags`` writer produces rosbag2 format 8. Humble's ``ros2 bag play`` writes
+and reads format 5 and fails on newer metadata; Jazzy reads every older format. So by default
+the output's metadata.yaml is written as format 5 (the fields Humble knows; formats 6-8 only
+add optional ones), which both distributions play. ``metadata_version=8`` keeps rosbags' own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from tqdm import tqdm
+
+from derain_seg_ros.ros.image_msg import ImageMessageError, image_fields, message_to_rgb
+from derain_seg_ros.runtime.engine import Engine
+from derain_seg_ros.runtime.postprocess import overlay
+
+log = logging.getLogger(__name__)
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+OUTPUTS = ("derained/image", "segmentation/label", "segmentation/color")
+
+
+class BagError(RuntimeError):
+    """A bag that cannot be opened or written."""
+
+
+@dataclass
+class BagSummary:
+    messages: int = 0
+    frames: int = 0
+    outputs: int = 0
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)  # topic, timestamp, reason
+
+
+def camera_namespace(topic: str) -> str:
+    """'/front/image_raw/compressed' -> '/front' (where the outputs go)."""
+    for suffix in ("/image_raw/compressed", "/image_raw", "/compressed", "/image"):
+        if topic.endswith(suffix) and len(topic) > len(suffix):
+            return topic[: -len(suffix)]
+    return topic
+
+
+def _storage(path: Path) -> StoragePlugin:
+    return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
+
+
+def downgrade_metadata(bag: Path, version: int = 5) -> None:
+    """Rewrite metadata.yaml as an older rosbag2 format (drops fields that format lacks)."""
+    path = bag / "metadata.yaml"
+    meta = yaml.safe_load(path.read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["version"] = version
+    for key in ("custom_data", "ros_distro"):
+        info.pop(key, None)
+    for topic in info.get("topics_with_message_count", []):
+        topic["topic_metadata"].pop("type_description_hash", None)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(meta, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, topics: Sequence[str] | None = None,
+                overlay_alpha: float = 0.5, metadata_version: int = 5, progress: bool = True) -> BagSummary:
+    src, dst = Path(src), Path(dst)
+    if dst.exists():
+        raise BagError(f"output {dst} exists; rosbag2 writers do not overwrite")
+    typestore = get_typestore(Stores.ROS2_HUMBLE)
+    summary = BagSummary()
+    try:
+        reader = Reader(src)
+        reader.open()
+    except Exception as exc:
+        raise BagError(f"cannot open bag {src}: {exc}") from exc
+    # Written in a private folder under the bag's own name, then moved: a killed run leaves no
+    # half bag at ``dst``, and the storage file inside is still called <dst>.db3 / .mcap.
+    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent if dst.parent.exists() else None))
+    tmp = staging / dst.name
+    try:
+        with Writer(tmp, version=8, storage_plugin=_storage(src)) as writer:
+            out_conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore,
+                                                     serialization_format=c.ext.serialization_format,
+                                                     offered_qos_profiles=c.ext.offered_qos_profiles)
+                         for c in reader.connections}
+            image_conns = [c for c in reader.connections if c.msgtype in IMAGE_TYPES and (not topics or c.topic in topics)]
+            if topics and (missing := set(topics) - {c.topic for c in image_conns}):
+                raise BagError(f"no image topic(s) {sorted(missing)} in {src}; it has {sorted(c.topic for c in reader.connections)}")
+            result_conns = {(c.id, name): writer.add_connection(f"{camera_namespace(c.topic)}/{name}", "sensor_msgs/msg/Image",
+                                                                typestore=typestore)
+                            for c in image_conns for name in OUTPUTS}
+            wanted = {c.id for c in image_conns}
+            bar = tqdm(total=reader.message_count, desc="bag", unit="msg", disable=not progress)
+            for conn, timestamp, raw in reader.messages():
+                writer.write(out_conns[conn.id], timestamp, raw)
+                summary.messages += 1
+                bar.update()
+                if conn.id not in wanted:
+                    continue
+                try:
+                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
+                    rgb = message_to_rgb(msg)
+                except (ImageMessageError, Exception) as exc:  # a corrupt message: count it, keep the bag going
+                    summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
+                    log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
+                    continue
+                out = engine.infer([rgb])
+                derained, labels = out.derained[0], out.labels[0]
+                images = (("derained/image", derained, "rgb8"), ("segmentation/label", labels, "mono8"),
+                          ("segmentation/color", overlay(derained, labels, overlay_alpha), "rgb8"))
+                Image = typestore.types["sensor_msgs/msg/Image"]
+                for name, array, encoding in images:
+                    result = Image(header=msg.header, **image_fields(array, encoding))
+                    writer.write(result_conns[(conn.id, name)], timestamp, typestore.serialize_cdr(result, "sensor_msgs/msg/Image"))
+                    summary.outputs += 1
+                summary.frames += 1
+            bar.close()
+        if metadata_version < 8:
+            downgrade_metadata(tmp, metadata_version)
+        shutil.move(tmp, dst)
+    finally:
+        reader.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("%d messages, %d frames processed, %d outputs, %d skipped", summary.messages, summary.frames,
+             summary.outputs, len(summary.skipped))
+    return summary

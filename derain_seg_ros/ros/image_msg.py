@@ -1,0 +1,119 @@
+"""sensor_msgs/Image and CompressedImage <-> numpy, without cv_bridge.
+
+Duck-typed: works on rclpy messages and on ``rosbags`` messages alike (both have the same
+fields). Any malformed message raises ``ImageMessageError`` and nothing else, so a caller can
+count it, drop it and carry on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+# encoding -> (channels, dtype)
+ENCODINGS: dict[str, tuple[int, np.dtype]] = {
+    "rgb8": (3, np.dtype(np.uint8)), "bgr8": (3, np.dtype(np.uint8)),
+    "rgba8": (4, np.dtype(np.uint8)), "bgra8": (4, np.dtype(np.uint8)),
+    "mono8": (1, np.dtype(np.uint8)), "mono16": (1, np.dtype(np.uint16)),
+    "bayer_rggb8": (1, np.dtype(np.uint8)), "bayer_bggr8": (1, np.dtype(np.uint8)),
+    "bayer_gbrg8": (1, np.dtype(np.uint8)), "bayer_grbg8": (1, np.dtype(np.uint8)),
+}
+# ROS names the 2x2 pattern from the top-left pixel; OpenCV names it from the second row/column.
+BAYER_TO_RGB = {
+    "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+}
+TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB}
+
+
+class ImageMessageError(ValueError):
+    """A message that cannot be turned into an image: the one error type of this module."""
+
+
+def _raw_bytes(data: Any) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        return data.view(np.uint8).reshape(-1)
+    return np.frombuffer(memoryview(data).cast("B"), np.uint8)
+
+
+def image_to_array(msg: Any) -> np.ndarray:
+    """The image in its own encoding: H x W (mono, Bayer) or H x W x C, honouring ``step`` and endianness."""
+    encoding = str(msg.encoding).lower()
+    if encoding not in ENCODINGS:
+        raise ImageMessageError(f"unsupported encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+    channels, dtype = ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageMessageError(f"empty image ({height}x{width})")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageMessageError(f"step {step} is shorter than a row of {width} {encoding} pixels ({row_bytes} bytes)")
+    data = _raw_bytes(msg.data)
+    if data.size != step * height:
+        raise ImageMessageError(f"data holds {data.size} bytes, step x height = {step * height}")
+    rows = data.reshape(height, step)[:, :row_bytes]
+    order = ">" if msg.is_bigendian else "<"
+    array = np.ascontiguousarray(rows).view(dtype.newbyteorder(order) if dtype.itemsize > 1 else dtype)
+    array = array.astype(dtype, copy=False).reshape(height, width, channels)
+    return array[..., 0] if channels == 1 else array
+
+
+def image_to_rgb(msg: Any) -> np.ndarray:
+    """uint8 H x W x 3 RGB, what the engine takes (mono16 keeps its top 8 bits)."""
+    array = image_to_array(msg)
+    encoding = str(msg.encoding).lower()
+    if encoding == "rgb8":
+        return array
+    if encoding == "mono16":
+        return cv2.cvtColor((array >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    if encoding in BAYER_TO_RGB:
+        return cv2.cvtColor(array, BAYER_TO_RGB[encoding])
+    return cv2.cvtColor(array, TO_RGB[encoding])
+
+
+def compressed_to_rgb(msg: Any) -> np.ndarray:
+    """Decode a CompressedImage (jpeg or png) into uint8 RGB."""
+    data = _raw_bytes(msg.data)
+    if data.size == 0:
+        raise ImageMessageError("compressed image with no data")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def message_to_rgb(msg: Any) -> np.ndarray:
+    """Image or CompressedImage, told apart by their fields."""
+    return compressed_to_rgb(msg) if hasattr(msg, "format") and not hasattr(msg, "encoding") else image_to_rgb(msg)
+
+
+def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
+    """Fields of a tightly packed Image (step = width x channels x bytes: rviz ignores padding).
+
+    ``data`` is a flat uint8 numpy array: rosbags takes it as is, rclpy wants ``array('B')``.
+    """
+    if encoding not in ENCODINGS:
+        raise ImageMessageError(f"unsupported encoding {encoding!r}")
+    channels, dtype = ENCODINGS[encoding]
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.shape[2] != channels:
+        raise ImageMessageError(f"{encoding} needs {channels} channels, got {array.shape}")
+    height, width = array.shape[:2]
+    little = array.astype(dtype.newbyteorder("<"), copy=False)
+    return {"height": height, "width": width, "encoding": encoding, "is_bigendian": 0,
+            "step": width * channels * dtype.itemsize, "data": little.reshape(-1).view(np.uint8)}
+
+
+def rgb_to_compressed_data(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> np.ndarray:
+    ext = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}.get(fmt)
+    if ext is None:
+        raise ImageMessageError(f"unsupported compressed format {fmt!r}")
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ImageMessageError(f"cannot encode {fmt}")
+    return encoded.reshape(-1)

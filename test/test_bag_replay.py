@@ -1,0 +1,101 @@
+"""The bag tool end to end, on generated bags in both storage formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from derain_seg_ros.cli import main
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.ros.bag import BagError, camera_namespace, process_bag
+from derain_seg_ros.ros.demo_bag import make_demo_bag
+from derain_seg_ros.runtime.engine import make_engine
+
+TS = get_typestore(Stores.ROS2_HUMBLE)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return make_engine("torch", config=PipelineConfig.small())
+
+
+def plant_corrupt_message(src: Path, dst: Path, victim: int = 3) -> tuple[str, int]:
+    """Copy a bag, truncating the ``victim``-th image message; returns its topic and timestamp."""
+    planted = ("", -1)
+    with Reader(src) as reader, Writer(dst, version=8, storage_plugin=StoragePlugin.MCAP if any(src.glob("*.mcap"))
+                                       else StoragePlugin.SQLITE3) as writer:
+        conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=TS) for c in reader.connections}
+        for i, (conn, t, raw) in enumerate(reader.messages()):
+            if i == victim:
+                raw, planted = bytes(raw)[: len(raw) // 3], (conn.topic, t)
+            writer.write(conns[conn.id], t, raw)
+    return planted
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_every_frame_gets_three_outputs_and_a_corrupt_one_is_skipped(tmp_path: Path, engine, storage: str) -> None:
+    demo = make_demo_bag(tmp_path / "demo", frames=4, size=(40, 64), storage=storage)
+    bad_topic, bad_stamp = plant_corrupt_message(demo, tmp_path / "corrupt")
+    summary = process_bag(tmp_path / "corrupt", tmp_path / "out", engine, progress=False)
+    assert summary.messages == 8 and summary.frames == 7 and summary.outputs == 21
+    assert len(summary.skipped) == 1 and summary.skipped[0][:2] == (bad_topic, bad_stamp)
+
+    with Reader(tmp_path / "out") as reader:
+        topics = {c.topic for c in reader.connections}
+        stamps: dict[str, list[int]] = {}
+        headers = {}
+        for conn, t, raw in reader.messages():
+            stamps.setdefault(conn.topic, []).append(t)
+            if conn.topic == "/rear/segmentation/label":
+                msg = TS.deserialize_cdr(raw, conn.msgtype)
+                headers[t] = (msg.header.frame_id, msg.encoding, msg.step, msg.width)
+    for cam in ("/front", "/rear"):
+        topic = f"{cam}/image_raw" if cam == "/front" else f"{cam}/image_raw/compressed"
+        inputs = [t for t in stamps[topic] if (topic, t) != (bad_topic, bad_stamp)]
+        for name in ("derained/image", "segmentation/label", "segmentation/color"):
+            assert f"{cam}/{name}" in topics
+            assert stamps[f"{cam}/{name}"] == inputs  # same timestamps, one per good frame
+    assert set(headers.values()) == {("rear_camera", "mono8", 64, 64)}
+
+
+def test_output_metadata_is_format_5_for_humble(tmp_path: Path, engine) -> None:
+    demo = make_demo_bag(tmp_path / "demo", frames=1, size=(32, 48))
+    process_bag(demo, tmp_path / "out", engine, progress=False)
+    info = yaml.safe_load((tmp_path / "out" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 5 and "ros_distro" not in info
+    assert info["relative_file_paths"] == ["out.db3"]
+
+
+def test_topic_selection_and_unknown_topics(tmp_path: Path, engine) -> None:
+    demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
+    summary = process_bag(demo, tmp_path / "out", engine, topics=["/front/image_raw"], progress=False)
+    assert summary.frames == 2
+    with pytest.raises(BagError, match="/nope"):
+        process_bag(demo, tmp_path / "out2", engine, topics=["/nope"], progress=False)
+    assert not (tmp_path / "out2").exists()
+
+
+def test_unreadable_bag_is_a_clear_error(tmp_path: Path, engine) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metadata.yaml").write_text("not: [a, bag")
+    with pytest.raises(BagError, match="cannot open bag"):
+        process_bag(tmp_path / "broken", tmp_path / "out", engine, progress=False)
+
+
+def test_camera_namespaces() -> None:
+    assert camera_namespace("/front/image_raw") == "/front"
+    assert camera_namespace("/rear/image_raw/compressed") == "/rear"
+    assert camera_namespace("/cam") == "/cam"
+
+
+def test_bag_cli_makes_a_demo_and_processes_it(tmp_path: Path) -> None:
+    assert main(["bag", "--make-demo", str(tmp_path / "demo")]) == 0
+    assert main(["bag", str(tmp_path / "demo"), str(tmp_path / "out")]) == 0
+    with Reader(tmp_path / "out") as reader:
+        assert sum(1 for c in reader.connections if c.topic.endswith("/segmentation/color")) == 2
+        assert reader.message_count == 16 + 3 * 16

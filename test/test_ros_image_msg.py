@@ -1,0 +1,129 @@
+"""sensor_msgs/Image and CompressedImage conversions, on a duck-typed stand-in and on rosbags messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from rosbags.typesys import Stores, get_typestore
+
+from derain_seg_ros.ros.image_msg import (
+    ImageMessageError,
+    compressed_to_rgb,
+    image_fields,
+    image_to_array,
+    image_to_rgb,
+    message_to_rgb,
+    rgb_to_compressed_data,
+)
+
+TYPES = get_typestore(Stores.ROS2_HUMBLE).types
+
+
+@dataclass
+class FakeImage:
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: Any
+
+
+@dataclass
+class FakeCompressed:
+    format: str
+    data: Any
+
+
+def rgb(h: int = 6, w: int = 10) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def padded(array: np.ndarray, encoding: str, pad: int, big_endian: bool = False) -> FakeImage:
+    """A message whose rows carry ``pad`` extra bytes, as some drivers send."""
+    h, w = array.shape[:2]
+    raw = array.astype(array.dtype.newbyteorder(">" if big_endian else "<")).reshape(h, -1).view(np.uint8)
+    rows = np.concatenate([raw, np.full((h, pad), 77, np.uint8)], axis=1)
+    return FakeImage(h, w, encoding, int(big_endian), rows.shape[1], bytes(rows.reshape(-1)))
+
+
+@pytest.mark.parametrize("encoding,convert", [
+    ("rgb8", None), ("bgr8", cv2.COLOR_RGB2BGR), ("rgba8", cv2.COLOR_RGB2RGBA), ("bgra8", cv2.COLOR_RGB2BGRA),
+])
+@pytest.mark.parametrize("pad", [0, 5])
+def test_colour_encodings_round_trip_with_row_padding(encoding: str, convert: int | None, pad: int) -> None:
+    image = rgb()
+    native = image if convert is None else cv2.cvtColor(image, convert)
+    msg = padded(native, encoding, pad)
+    assert np.array_equal(image_to_array(msg), native)
+    assert np.array_equal(image_to_rgb(msg), image)
+    fields = image_fields(native, encoding)
+    assert fields["step"] == native.shape[1] * native.shape[2]
+    assert np.array_equal(image_to_array(FakeImage(**fields)), native)
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_mono_encodings_round_trip(big_endian: bool) -> None:
+    mono16 = np.random.default_rng(1).integers(0, 65536, (5, 7), dtype=np.uint16)
+    msg = padded(mono16, "mono16", 3, big_endian)
+    assert np.array_equal(image_to_array(msg), mono16)
+    assert np.array_equal(image_to_rgb(msg)[..., 0], (mono16 >> 8).astype(np.uint8))
+    mono8 = mono16.astype(np.uint8)
+    assert np.array_equal(image_to_rgb(padded(mono8, "mono8", 2)), np.stack([mono8] * 3, -1))
+    fields = image_fields(mono16, "mono16")
+    assert fields["is_bigendian"] == 0 and np.array_equal(image_to_array(FakeImage(**fields)), mono16)
+
+
+def mosaic(image: np.ndarray, pattern: str) -> np.ndarray:
+    """Sample an RGB image through a Bayer filter named the ROS way (top-left 2x2 block)."""
+    channel = {"r": 0, "g": 1, "b": 2}
+    out = np.zeros(image.shape[:2], np.uint8)
+    for k, letter in enumerate(pattern):
+        dy, dx = divmod(k, 2)
+        out[dy::2, dx::2] = image[dy::2, dx::2, channel[letter]]
+    return out
+
+
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+def test_bayer_patterns_demosaic_to_the_right_colours(pattern: str) -> None:
+    flat = np.zeros((16, 16, 3), np.uint8)
+    flat[...] = (200, 120, 40)  # a uniform colour survives demosaicking exactly in the interior
+    out = image_to_rgb(FakeImage(16, 16, f"bayer_{pattern}8", 0, 16, bytes(mosaic(flat, pattern))))
+    assert np.abs(out[4:-4, 4:-4].astype(int) - np.array([200, 120, 40])).max() <= 2
+
+
+def test_compressed_round_trip_png_exact_jpeg_close() -> None:
+    image = cv2.GaussianBlur(rgb(32, 48), (5, 5), 2)
+    assert np.array_equal(compressed_to_rgb(FakeCompressed("png", bytes(rgb_to_compressed_data(image, "png")))), image)
+    jpeg = compressed_to_rgb(FakeCompressed("rgb8; jpeg compressed bgr8", rgb_to_compressed_data(image, "jpeg", 95)))
+    assert np.abs(jpeg.astype(int) - image.astype(int)).mean() < 6  # chroma subsampling; a channel swap gives ~40
+
+
+@pytest.mark.parametrize("msg,match", [
+    (FakeImage(4, 4, "rgb8", 0, 12, bytes(47)), "48"),  # one byte short
+    (FakeImage(4, 4, "rgb8", 0, 10, bytes(40)), "shorter than a row"),
+    (FakeImage(4, 4, "yuv422", 0, 8, bytes(32)), "unsupported encoding"),
+    (FakeImage(0, 4, "rgb8", 0, 12, b""), "empty"),
+    (FakeCompressed("jpeg", b"\xff\xd8 not really a jpeg"), "cannot decode"),
+    (FakeCompressed("png", b""), "no data"),
+])
+def test_bad_messages_raise_one_error_type(msg: Any, match: str) -> None:
+    with pytest.raises(ImageMessageError, match=match):
+        message_to_rgb(msg)
+
+
+def test_the_same_conversions_on_rosbags_messages() -> None:
+    image = rgb(8, 12)
+    header = TYPES["std_msgs/msg/Header"](stamp=TYPES["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="cam")
+    msg = TYPES["sensor_msgs/msg/Image"](header=header, **image_fields(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), "bgr8"))
+    assert np.array_equal(message_to_rgb(msg), image)
+    comp = TYPES["sensor_msgs/msg/CompressedImage"](header=header, format="png", data=rgb_to_compressed_data(image, "png"))
+    assert np.array_equal(message_to_rgb(comp), image)
+    bad = TYPES["sensor_msgs/msg/Image"](header=header, height=8, width=12, encoding="rgb8", is_bigendian=0, step=36,
+                                         data=np.zeros(10, np.uint8))
+    with pytest.raises(ImageMessageError):
+        message_to_rgb(bad)
