@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 NUM_CLASSES = 19
@@ -97,5 +98,12 @@ def label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
 
 
 def colorize(train_ids: np.ndarray) -> np.ndarray:
-    """RGB uint8 image of a trainId map in the official Cityscapes colours."""
-    return TRAIN_ID_TO_COLOR[np.asarray(train_ids, dtype=np.uint8)]
+    """RGB uint8 image of a trainId map in the official Cityscapes colours.
+
+    2-D maps go through OpenCV's per-channel LUT: several times faster than numpy's fancy indexing
+    at camera resolution, which matters on the node's hot path.
+    """
+    ids = np.asarray(train_ids, dtype=np.uint8)
+    if ids.ndim == 2:
+        return cv2.LUT(cv2.merge([ids, ids, ids]), TRAIN_ID_TO_COLOR[None])
+    return TRAIN_ID_TO_COLOR[ids]

@@ -2,6 +2,7 @@
 [use_sim_time:=true] [log_level:=info] [rviz:=true]"""
 
 from pathlib import Path
+from typing import List
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
@@ -27,7 +28,7 @@ def generate_launch_description() -> LaunchDescription:
             name="derain_seg_node",
             output="screen",
             parameters=[params_file, {
-                "cameras": ParameterValue(LaunchConfiguration("cameras"), value_type=list[str]),
+                "cameras": ParameterValue(LaunchConfiguration("cameras"), value_type=List[str]),
                 "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
             }],
             arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],

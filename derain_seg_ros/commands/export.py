@@ -1,0 +1,47 @@
+"""``derain-seg export``: the pipeline as ONNX (uint8 frames in, uint8 maps out), and optionally a
+prebuilt TensorRT engine in the cache, so a car never waits for a build at start-up."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--height", type=int, required=True)
+    parser.add_argument("--width", type=int, required=True)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dynamic", action="store_true", help="dynamic batch dimension (1..--batch)")
+    parser.add_argument("--logits", action="store_true", help="also output the float logits")
+    parser.add_argument("--half", action="store_true", help="float16 graph (TensorRT 11 strongly typed FP16)")
+    parser.add_argument("--out", type=Path, default=None, help="ONNX file (default pipeline_HxW_bB.onnx)")
+    parser.add_argument("--build-engine", action="store_true", help="build and cache the TensorRT engine too")
+    parser.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "bf16"), help="TensorRT precision")
+    parser.add_argument("--cache-dir", type=Path, default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from derain_seg_ros.runtime.checkpoint import CheckpointError, load_pipeline
+    from derain_seg_ros.runtime.engine import BackendUnavailable, default_cache_dir
+    from derain_seg_ros.runtime.onnx_export import export_onnx
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        pipeline, _ = load_pipeline(args.checkpoint)
+    except CheckpointError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    out = args.out or Path(f"pipeline_{args.height}x{args.width}_b{args.batch}.onnx")
+    export_onnx(pipeline.eval(), out, args.height, args.width, args.batch, args.dynamic, args.logits, args.half)
+    print(f"wrote {out}")
+    if args.build_engine:
+        from derain_seg_ros.runtime.trt_engine import TensorRTEngine, trt_available
+
+        try:
+            trt_available()
+        except BackendUnavailable as exc:
+            raise SystemExit(f"cannot build the TensorRT engine here: {exc}") from None
+        TensorRTEngine.from_onnx(out, args.precision, args.batch, args.cache_dir or default_cache_dir())
+        print(f"TensorRT engine cached in {args.cache_dir or default_cache_dir()}")
+    return 0
