@@ -94,7 +94,7 @@ def test_one_step_of_each_stage_loss_lowers_it(weights: LossWeights, trained: tu
         seg_clean = pipeline.deeplab(clean) if weights.semantic else None
         return pipeline_loss(out, clean, weights, mask, out.get("seg"), seg_clean)[0]
 
-    optimizer = torch.optim.Adam(params, lr=1e-3)
+    optimizer = torch.optim.Adam(params, lr=1e-4)
     before = loss()
     before.backward()
     optimizer.step()

@@ -43,6 +43,8 @@ def test_coarse_and_srrn_keep_padded_size() -> None:
 
 def test_srrb_output_is_input_plus_residual() -> None:
     srrn = SRRN(SMALL.srrb, num_blocks=1).eval()
+    for p in srrn.parameters():  # leave the identity initialisation: both branches must contribute
+        torch.nn.init.normal_(p, std=0.1)
     x = torch.rand(1, 3, 32, 32)
     block = srrn.blocks[0]
     with torch.no_grad():
@@ -126,3 +128,10 @@ def test_pipeline_without_srrbs_outputs_the_coarse_image() -> None:
     with torch.no_grad():
         out = pipeline(torch.rand(1, 3, 21, 30), segment=False)
     assert out["refined"] == [] and torch.equal(out["derained"], out["coarse"].clamp(0, 1))
+
+
+def test_a_fresh_srrn_is_the_identity() -> None:
+    srrn = SRRN(SMALL.srrb, num_blocks=2)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert all(torch.equal(out, x) for out in srrn(x))

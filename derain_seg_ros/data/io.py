@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from derain_seg_ros.fileio import atomic_write_bytes
 
 
 class ImageFileError(OSError):
@@ -32,20 +33,11 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write atomically (temp file + rename), so a killed run never leaves half an image."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
     ok, encoded = cv2.imencode(".png", data)
     if not ok:
         raise ImageFileError(f"cannot encode {path}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded.tobytes())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write_bytes(path, encoded.tobytes())
 
 
 def parse_size(text: str) -> tuple[int, int]:

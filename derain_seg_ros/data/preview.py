@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from derain_seg_ros.data.synthcity import generate_scene  # noqa: E402
+from derain_seg_ros.fileio import atomic_path  # noqa: E402
 from derain_seg_ros.rain.compose import compose  # noqa: E402
 from derain_seg_ros.rain.process import RainProcessParams, render_rainy  # noqa: E402
 from derain_seg_ros.rain.streaks import StreakParams, render_streaks  # noqa: E402
@@ -40,13 +40,9 @@ def make_preview(out_png: str | os.PathLike, seed: int = 0, height: int = 256, w
     for ax in axes.ravel():
         ax.axis("off")
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out_png)
+        with atomic_path(out_png, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return out_png

@@ -24,6 +24,11 @@ class SRRB(nn.Module):
             nn.ReflectionPad2d(1),
             nn.Conv2d(cfg.full_channels, 3, 3),
         )
+        # Zero-initialised last layers: a fresh SRRB is the identity, so stage II starts from the
+        # coarse image and can only refine it (the paper leaves the initialisation open).
+        for last in (self.unet.head[1], self.full[-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.unet(x) + self.full(x)

@@ -22,6 +22,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
+from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.ros.image_msg import ImageMessageError, image_fields, message_to_rgb
 from derain_seg_ros.runtime.engine import Engine
 from derain_seg_ros.runtime.postprocess import overlay
@@ -65,9 +66,7 @@ def downgrade_metadata(bag: Path, version: int = 5) -> None:
         info.pop(key, None)
     for topic in info.get("topics_with_message_count", []):
         topic["topic_metadata"].pop("type_description_hash", None)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(meta, sort_keys=False))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, yaml.safe_dump(meta, sort_keys=False).encode())
 
 
 def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, topics: Sequence[str] | None = None,

@@ -7,13 +7,13 @@ schedule state beside, so ``load_pipeline`` reads any training checkpoint as it 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from derain_seg_ros.fileio import atomic_path
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 
@@ -26,20 +26,10 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: str | os.PathLike, pipeline: DerainSegPipeline, **extra: Any) -> Path:
     """Write atomically (temp file + rename): a run killed mid-save keeps its previous checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "config": pipeline.cfg.to_dict(), "model": pipeline.state_dict(), **extra}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -11,10 +11,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from derain_seg_ros.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 MAGIC = b"DSRTRT01"
@@ -63,14 +64,7 @@ def read_cached(path: Path, key: EngineKey) -> bytes | None:
 
 def write_cached(path: Path, key: EngineKey, engine: bytes) -> None:
     header = json.dumps({"key": asdict(key), "sha256": hashlib.sha256(engine).hexdigest()}).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + len(header).to_bytes(4, "little") + header + engine)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write_bytes(path, MAGIC + len(header).to_bytes(4, "little") + header + engine)
 
 
 def load_or_build(cache_dir: Path, key: EngineKey, builder: Callable[[], bytes]) -> tuple[bytes, bool]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from derain_seg_ros.fileio import atomic_path
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.runtime.frame_pipeline import OUTPUT_NAMES, FramePipeline
 
@@ -42,23 +42,16 @@ def export_onnx(
     import onnx
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     model = FramePipeline(pipeline, with_logits=with_logits).eval()
     if half:
         model = model.half()
     dummy = torch.zeros(batch, height, width, 3, dtype=torch.uint8)
     names = list(OUTPUT_NAMES) + (["logits"] if with_logits else [])
     dynamic_axes = {n: {0: "batch"} for n in ["rainy", *names]} if dynamic_batch else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(model, (dummy,), tmp, dynamo=False, opset_version=OPSET, input_names=["rainy"],
-                              output_names=names, dynamic_axes=dynamic_axes, do_constant_folding=True)
-        onnx.checker.check_model(tmp)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(out, suffix=".onnx") as tmp, torch.no_grad():
+        torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, opset_version=OPSET, input_names=["rainy"],
+                          output_names=names, dynamic_axes=dynamic_axes, do_constant_folding=True)
+        onnx.checker.check_model(str(tmp))
     log.info("exported %s (%dx%d, batch %s)", out, height, width, "dynamic" if dynamic_batch else batch)
     return out
 
