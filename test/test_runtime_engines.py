@@ -145,6 +145,9 @@ def test_fp16_on_cpu_is_refused_or_falls_back() -> None:
         pytest.skip("a GPU is present: fp16 is valid there")
     with pytest.raises(BackendUnavailable, match="CUDA"):
         make_engine("torch", config=SMALL, precision="fp16", fallback=False)
+    assert make_engine("torch", config=SMALL, precision="fp16", fallback=True).precision == "fp32"
+    with pytest.raises(ValueError, match="unknown backend"):
+        make_engine("tflite", config=SMALL)
 
 
 def test_factory_needs_weights_or_a_config() -> None:

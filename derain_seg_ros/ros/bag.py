@@ -23,7 +23,7 @@ from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
 from derain_seg_ros.fileio import atomic_write_bytes
-from derain_seg_ros.ros.image_msg import ImageMessageError, image_fields, message_to_rgb
+from derain_seg_ros.ros.image_msg import image_fields, message_to_rgb
 from derain_seg_ros.runtime.engine import Engine
 from derain_seg_ros.runtime.postprocess import overlay
 
@@ -108,7 +108,7 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
                 try:
                     msg = typestore.deserialize_cdr(raw, conn.msgtype)
                     rgb = message_to_rgb(msg)
-                except (ImageMessageError, Exception) as exc:  # a corrupt message: count it, keep the bag going
+                except Exception as exc:  # ImageMessageError or a CDR decode error: count it, keep the bag going
                     summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
                     log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
                     continue

@@ -84,14 +84,14 @@ def make_engine(
     """
     if checkpoint is None and config is None:
         raise ValueError("make_engine needs a checkpoint, or a config for randomly initialised weights")
-    order = AUTO_ORDER if backend == "auto" else (backend,) + (AUTO_ORDER[AUTO_ORDER.index(backend) + 1:] if fallback else ())
     if backend != "auto" and backend not in AUTO_ORDER:
         raise ValueError(f"unknown backend {backend!r}; choose auto, {', '.join(AUTO_ORDER)}")
+    order = AUTO_ORDER if backend == "auto" else (backend,) + (AUTO_ORDER[AUTO_ORDER.index(backend) + 1:] if fallback else ())
     reasons: list[str] = []
     for name in order:
         try:
             engine = _build(name, checkpoint, config, precision, height, width, batch,
-                            Path(cache_dir) if cache_dir else default_cache_dir(), device, cuda_graph, seed)
+                            Path(cache_dir) if cache_dir else default_cache_dir(), device, cuda_graph, seed, fallback)
         except BackendUnavailable as exc:
             reasons.append(f"{name}: {exc}")
             log.warning("backend %s unavailable: %s", name, exc)
@@ -102,10 +102,16 @@ def make_engine(
     raise BackendUnavailable("no backend could run: " + "; ".join(reasons))
 
 
-def _build(name: str, checkpoint, config, precision, height, width, batch, cache_dir: Path, device, cuda_graph, seed) -> Engine:
+def _build(name: str, checkpoint, config, precision, height, width, batch, cache_dir: Path, device, cuda_graph, seed,
+           fallback: bool) -> Engine:
     if name == "torch":
+        import torch
+
         from derain_seg_ros.runtime.torch_engine import TorchEngine
 
+        if fallback and precision != "fp32" and not torch.cuda.is_available() and device in (None, "cpu"):
+            log.warning("torch on the CPU runs fp32 only; %s requested, running fp32", precision)
+            precision = "fp32"
         return TorchEngine.create(checkpoint, config=config, precision=precision, device=device, cuda_graph=cuda_graph, seed=seed)
     if height is None or width is None:
         raise BackendUnavailable("needs the frame size (height, width) to export its ONNX graph")
