@@ -43,6 +43,7 @@ setup(
             "onnxscript>=0.1",
             "onnxruntime>=1.18",
             "tensorboard>=2.14",
+            "cityscapesscripts>=2.2",  # cross-checks the embedded label table; never a runtime dependency
         ],
     },
     zip_safe=True,

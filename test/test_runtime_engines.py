@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
@@ -73,7 +74,6 @@ def test_engine_refuses_mixed_sizes_and_bad_frames() -> None:
 
 
 def test_onnx_export_matches_torch_through_onnxruntime(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency")
     torch.manual_seed(0)
     pipeline = DerainSegPipeline(SMALL).eval()
     path = export_onnx(pipeline, tmp_path / "small.onnx", 45, 61, batch=2, with_logits=True)
@@ -91,7 +91,6 @@ def test_onnx_export_matches_torch_through_onnxruntime(tmp_path: Path) -> None:
 
 def test_onnx_float_derained_output_within_1e3(tmp_path: Path) -> None:
     """The derained image itself, in float, before the uint8 cast."""
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency")
 
     class FloatDerained(torch.nn.Module):
         def __init__(self, p: DerainSegPipeline) -> None:
