@@ -1,0 +1,70 @@
+"""The deployment commands end to end: export, infer (two backends), demo, bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from derain_seg_ros.cli import main
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.checkpoint import save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
+
+
+def test_export_writes_named_uint8_outputs(checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.onnx"
+    assert main(["export", "--checkpoint", str(checkpoint), "--height", "40", "--width", "56", "--batch", "2",
+                 "--dynamic", "--out", str(out)]) == 0
+    graph = onnx.load(str(out)).graph
+    assert [o.name for o in graph.output] == ["derained", "labels"]
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert graph.output[1].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+
+
+def test_export_without_tensorrt_says_why(checkpoint: Path, tmp_path: Path) -> None:
+    try:
+        import tensorrt  # noqa: F401
+
+        pytest.skip("TensorRT is installed here: the refusal path is not exercised")
+    except ImportError:
+        pass
+    with pytest.raises(SystemExit, match="TensorRT"):
+        main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "32", "--out",
+              str(tmp_path / "p.onnx"), "--build-engine"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_infer_writes_four_images_per_input_and_skips_unreadable_files(checkpoint: Path, tmp_path: Path, backend: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((30, 44, 3), 90, np.uint8))
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    assert main(["infer", str(folder), "--checkpoint", str(checkpoint), "--backend", backend, "--cache-dir",
+                 str(tmp_path / "cache"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_color.png", "a_derained.png", "a_labels.png", "a_overlay.png"]
+    assert cv2.imread(str(out / "a_labels.png"), cv2.IMREAD_UNCHANGED).shape == (30, 44)
+
+
+def test_demo_writes_the_sheet(checkpoint: Path, tmp_path: Path) -> None:
+    assert main(["demo", "--checkpoint", str(checkpoint), "--size", "48x96", "--out", str(tmp_path)]) == 0
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    assert sheet.shape == (3 * 48, 2 * 96, 3)
+    assert {p.name for p in tmp_path.iterdir()} >= {"rainy.png", "derained.png", "overlay.png", "attention.png"}
+
+
+def test_bench_appends_a_dated_table(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    for _ in range(2):
+        assert main(["bench", "--config", "small", "--size", "32x64", "--runs", "2", "--warmup", "1", "--out", str(results)]) == 0
+    text = results.read_text()
+    assert text.count("| setting | stage |") == 2 and text.count("| pipeline |") == 2
