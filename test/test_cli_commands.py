@@ -42,6 +42,37 @@ def test_export_without_tensorrt_says_why(checkpoint: Path, tmp_path: Path) -> N
               str(tmp_path / "p.onnx"), "--build-engine"])
 
 
+def test_build_engine_builds_from_the_onnx_graph_the_node_will_use(checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+    """A prebuilt engine is only found at start-up if it was built from the node's own cached ONNX
+    file (the cache key holds its hash). TensorRT itself is faked: only the wiring is under test."""
+    from derain_seg_ros.runtime import trt_engine
+    from derain_seg_ros.runtime.engine import make_engine
+
+    built_from: list[Path] = []
+
+    class FakeTensorRTEngine:
+        name, max_batch = "tensorrt", 2
+
+        @classmethod
+        def from_onnx(cls, onnx_path, precision="fp16", batch=1, cache_dir="."):
+            built_from.append(Path(onnx_path))
+            return cls()
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(trt_engine, "trt_available", lambda: None)
+    monkeypatch.setattr(trt_engine, "TensorRTEngine", FakeTensorRTEngine)
+    cache, out = tmp_path / "cache", tmp_path / "copy.onnx"
+    assert main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--batch", "2",
+                 "--build-engine", "--cache-dir", str(cache), "--out", str(out)]) == 0
+    make_engine("tensorrt", checkpoint, precision="fp16", height=32, width=48, batch=2, cache_dir=cache, fallback=False)
+    assert len(built_from) == 2 and built_from[0] == built_from[1] and built_from[0].parent == cache
+    assert out.read_bytes() == built_from[0].read_bytes()
+    with pytest.raises(SystemExit, match="drop --dynamic"):
+        main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--build-engine", "--dynamic"])
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 def test_infer_writes_four_images_per_input_and_skips_unreadable_files(checkpoint: Path, tmp_path: Path, backend: str) -> None:
     folder = tmp_path / "in"

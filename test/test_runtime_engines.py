@@ -152,3 +152,24 @@ def test_fp16_on_cpu_is_refused_or_falls_back() -> None:
 def test_factory_needs_weights_or_a_config() -> None:
     with pytest.raises(ValueError, match="checkpoint"):
         make_engine("torch")
+
+
+def test_missing_checkpoint_is_named_by_every_backend(tmp_path: Path) -> None:
+    from derain_seg_ros.runtime.checkpoint import CheckpointError
+
+    for backend in ("torch", "onnxruntime", "auto"):
+        with pytest.raises(CheckpointError, match="not found"):
+            make_engine(backend, tmp_path / "missing.pt", height=32, width=32, cache_dir=tmp_path)
+
+
+def test_onnxruntime_engine_batch_is_a_maximum_not_a_fixed_size(tmp_path: Path) -> None:
+    """The node sends whatever cameras have waiting: one frame or two to an engine made for two."""
+    engine = make_engine("onnxruntime", config=SMALL, height=24, width=40, batch=2, cache_dir=tmp_path)
+    reference = make_engine("torch", config=SMALL)
+    two = frames(2, 24, 40, seed=6)
+    assert engine.infer(two[:1]).labels.shape == (1, 24, 40)
+    out = engine.infer(two)
+    assert out.labels.shape == (2, 24, 40)
+    assert (out.labels == reference.infer(two).labels).mean() >= 0.999
+    with pytest.raises(ValueError, match="at most 2"):
+        engine.infer(frames(3, 24, 40))

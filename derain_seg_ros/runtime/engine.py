@@ -77,13 +77,18 @@ def make_engine(
     cuda_graph: bool = False,
     seed: int = 0,
 ) -> Engine:
-    """Build an engine. ONNX-based backends need the frame size (``height``, ``width``) up front.
+    """Build an engine. ONNX-based backends need the frame size (``height``, ``width``) up front;
+    ``batch`` is the most frames one ``infer`` call takes (the node's cameras).
 
     ``checkpoint=None`` with a ``config`` gives seeded random weights (tests, demos). With
     ``fallback`` an unavailable backend hands over to the next one of ``AUTO_ORDER``.
     """
     if checkpoint is None and config is None:
         raise ValueError("make_engine needs a checkpoint, or a config for randomly initialised weights")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        from derain_seg_ros.runtime.checkpoint import CheckpointError
+
+        raise CheckpointError(f"checkpoint not found: {checkpoint}")  # before any backend hashes or exports it
     if backend != "auto" and backend not in AUTO_ORDER:
         raise ValueError(f"unknown backend {backend!r}; choose auto, {', '.join(AUTO_ORDER)}")
     order = AUTO_ORDER if backend == "auto" else (backend,) + (AUTO_ORDER[AUTO_ORDER.index(backend) + 1:] if fallback else ())
@@ -122,7 +127,7 @@ def _build(name: str, checkpoint, config, precision, height, width, batch, cache
 
         ort_available(precision)
         onnx_path = ensure_onnx(checkpoint, config, height, width, batch, precision, cache_dir, seed)
-        return OrtEngine(onnx_path, precision=precision)
+        return OrtEngine(onnx_path, precision=precision, max_batch=batch)
     if name == "tensorrt":
         from derain_seg_ros.runtime.trt_engine import TensorRTEngine, trt_available
 

@@ -58,14 +58,18 @@ def export_onnx(
 
 def ensure_onnx(checkpoint, config: PipelineConfig | None, height: int, width: int, batch: int, precision: str,
                 cache_dir: Path, seed: int = 0) -> Path:
-    """The ONNX file for (weights, size, batch, precision), exported once into ``cache_dir``."""
+    """The ONNX file for (weights, size, batch, precision), exported once into ``cache_dir``.
+
+    ``batch`` > 1 is a maximum, not a fixed size: the node sends whatever frames are waiting
+    (one camera or several), so the graph's batch axis is left free and engines cap it.
+    """
     from derain_seg_ros.runtime.torch_engine import build_pipeline
 
     source = Path(checkpoint).read_bytes() if checkpoint is not None else repr((config, seed)).encode()
     key = hashlib.sha256(source + f"|{height}x{width}|b{batch}|{precision}|opset{OPSET}".encode()).hexdigest()[:16]
     path = cache_dir / f"pipeline_{height}x{width}_b{batch}_{precision}_{key}.onnx"
     if not path.is_file():
-        export_onnx(build_pipeline(checkpoint, config, seed).eval(), path, height, width, batch,
+        export_onnx(build_pipeline(checkpoint, config, seed).eval(), path, height, width, batch, dynamic_batch=batch > 1,
                     half=precision == "fp16" and _trt_is_strongly_typed())
     return path
 

@@ -24,7 +24,7 @@ def ort_available(precision: str) -> None:
 class OrtEngine:
     name = "onnxruntime"
 
-    def __init__(self, onnx_path: str | os.PathLike, precision: str = "fp32") -> None:
+    def __init__(self, onnx_path: str | os.PathLike, precision: str = "fp32", max_batch: int = 64) -> None:
         import onnxruntime as ort
 
         available = ort.get_available_providers()
@@ -34,8 +34,8 @@ class OrtEngine:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
         self.providers = self.session.get_providers()
         shape = self.session.get_inputs()[0].shape
-        self.batch = shape[0] if isinstance(shape[0], int) else None
-        self.max_batch = self.batch or 64
+        self.batch = shape[0] if isinstance(shape[0], int) else None  # None: dynamic batch axis
+        self.max_batch = self.batch or max_batch
         self.size = (shape[1], shape[2])
 
     def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
@@ -44,6 +44,8 @@ class OrtEngine:
             raise ValueError(f"this ONNX graph was exported for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}")
         if self.batch is not None and len(batch) != self.batch:
             raise ValueError(f"this ONNX graph takes batches of {self.batch}, got {len(batch)}")
+        if len(batch) > self.max_batch:
+            raise ValueError(f"this engine takes at most {self.max_batch} frames per call, got {len(batch)}")
         derained, labels = self.session.run(["derained", "labels"], {"rainy": batch})
         return EngineOutput(derained=derained, labels=labels)
 

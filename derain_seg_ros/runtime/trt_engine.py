@@ -112,6 +112,9 @@ class TensorRTEngine:
         batch = check_frames(frames)
         if batch.shape[1:3] != self.size:
             raise ValueError(f"this engine was built for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}")
+        if len(batch) > self.max_batch or (not self.dynamic_batch and len(batch) != self.max_batch):
+            limit = f"at most {self.max_batch}" if self.dynamic_batch else f"exactly {self.max_batch}"
+            raise ValueError(f"this engine takes {limit} frames per call, got {len(batch)}")
         rainy = torch.from_numpy(batch).cuda(non_blocking=True)
         self.context.set_input_shape("rainy", tuple(rainy.shape))
         n, h, w = rainy.shape[:3]
