@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.nets.config import PipelineConfig
     from derain_seg_ros.ros.bag import BagError, process_bag
     from derain_seg_ros.runtime.checkpoint import CheckpointError
-    from derain_seg_ros.runtime.engine import make_engine
+    from derain_seg_ros.runtime.engine import BackendUnavailable, make_engine
 
     if args.checkpoint is None:
         logging.warning("no --checkpoint: a small random network (the outputs show the wiring only)")
@@ -42,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
         engine = make_engine(args.backend, args.checkpoint, config=None if args.checkpoint else PipelineConfig.small(),
                              precision=args.precision)
         summary = process_bag(args.input, args.output, engine, args.topics, args.overlay_alpha, args.metadata_version)
-    except (BagError, CheckpointError) as exc:
+    except (BagError, CheckpointError, BackendUnavailable) as exc:
         raise SystemExit(f"error: {exc}") from None
     for topic, stamp, reason in summary.skipped:
         logging.warning("skipped %s @ %d: %s", topic, stamp, reason)
     print(f"{summary.frames} frames processed, {summary.outputs} output messages, {len(summary.skipped)} skipped -> {args.output}")
+    if summary.unreadable:
+        print(f"warning: the input bag is damaged; {args.output} holds what could be read: {summary.unreadable}")
+        return 1
     return 0

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ class BagSummary:
     frames: int = 0
     outputs: int = 0
     skipped: list[tuple[str, int, str]] = field(default_factory=list)  # topic, timestamp, reason
+    unreadable: str | None = None  # why reading stopped early (a damaged storage file); None: read to the end
 
 
 def camera_namespace(topic: str) -> str:
@@ -54,6 +55,21 @@ def camera_namespace(topic: str) -> str:
 
 def _storage(path: Path) -> StoragePlugin:
     return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
+
+
+def _readable(messages: Iterator[tuple], summary: BagSummary) -> Iterator[tuple]:
+    """The bag's messages up to the first one the storage cannot return (a damaged sqlite page):
+    everything before it is still processed and written, and the reason is kept in ``summary``."""
+    while True:
+        try:
+            item = next(messages)
+        except StopIteration:
+            return
+        except Exception as exc:  # sqlite3 and rosbags raise several types for damaged storage
+            summary.unreadable = f"{type(exc).__name__}: {exc} (after {summary.messages} messages)"
+            log.error("bag unreadable from here on, keeping what was read: %s", summary.unreadable)
+            return
+        yield item
 
 
 def downgrade_metadata(bag: Path, version: int = 5) -> None:
@@ -80,7 +96,8 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
         reader = Reader(src)
         reader.open()
     except Exception as exc:
-        raise BagError(f"cannot open bag {src}: {exc}") from exc
+        raise BagError(f"cannot open bag {src}: {exc} (a recording cut short can often be repaired: "
+                       f"`ros2 bag reindex` for sqlite3, `mcap recover` for mcap)") from exc
     # Written in a private folder under the bag's own name, then moved: a killed run leaves no
     # half bag at ``dst``, and the storage file inside is still called <dst>.db3 / .mcap.
     staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent if dst.parent.exists() else None))
@@ -99,7 +116,8 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
                             for c in image_conns for name in OUTPUTS}
             wanted = {c.id for c in image_conns}
             bar = tqdm(total=reader.message_count, desc="bag", unit="msg", disable=not progress)
-            for conn, timestamp, raw in reader.messages():
+            Image = typestore.types["sensor_msgs/msg/Image"]
+            for conn, timestamp, raw in _readable(reader.messages(), summary):
                 writer.write(out_conns[conn.id], timestamp, raw)
                 summary.messages += 1
                 bar.update()
@@ -107,16 +125,14 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
                     continue
                 try:
                     msg = typestore.deserialize_cdr(raw, conn.msgtype)
-                    rgb = message_to_rgb(msg)
-                except Exception as exc:  # ImageMessageError or a CDR decode error: count it, keep the bag going
+                    out = engine.infer([message_to_rgb(msg)])
+                except Exception as exc:  # a bad message, a CDR decode error or an engine failure: count it, go on
                     summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
                     log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
                     continue
-                out = engine.infer([rgb])
                 derained, labels = out.derained[0], out.labels[0]
                 images = (("derained/image", derained, "rgb8"), ("segmentation/label", labels, "mono8"),
                           ("segmentation/color", overlay(derained, labels, overlay_alpha), "rgb8"))
-                Image = typestore.types["sensor_msgs/msg/Image"]
                 for name, array, encoding in images:
                     result = Image(header=msg.header, **image_fields(array, encoding))
                     writer.write(result_conns[(conn.id, name)], timestamp, typestore.serialize_cdr(result, "sensor_msgs/msg/Image"))

@@ -12,6 +12,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from derain_seg_ros.data.synthcity import generate_scene
 from derain_seg_ros.rain.process import RainProcessParams, render_rainy
+from derain_seg_ros.ros.bag import downgrade_metadata
 from derain_seg_ros.ros.image_msg import image_fields, rgb_to_compressed_data
 
 CAMERAS = (("/front/image_raw", "sensor_msgs/msg/Image", "front_camera"),
@@ -19,7 +20,9 @@ CAMERAS = (("/front/image_raw", "sensor_msgs/msg/Image", "front_camera"),
 
 
 def make_demo_bag(path: str | os.PathLike, frames: int = 8, rate_hz: float = 4.0, size: tuple[int, int] = (128, 256),
-                  seed: int = 0, storage: str = "sqlite3", start_ns: int = 1_700_000_000_000_000_000) -> Path:
+                  seed: int = 0, storage: str = "sqlite3", start_ns: int = 1_700_000_000_000_000_000,
+                  metadata_version: int = 5) -> Path:
+    """Written as rosbag2 metadata format 5 by default, like the bag tool's output: Humble plays it too."""
     path = Path(path)
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     T = typestore.types
@@ -40,4 +43,6 @@ def make_demo_bag(path: str | os.PathLike, frames: int = 8, rate_hz: float = 4.0
                 else:
                     msg = T[msgtype](header=header, **image_fields(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "bgr8"))
                 writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
+    if metadata_version < 8:
+        downgrade_metadata(path, metadata_version)
     return path
