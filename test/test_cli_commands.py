@@ -99,3 +99,16 @@ def test_bench_appends_a_dated_table(tmp_path: Path) -> None:
         assert main(["bench", "--config", "small", "--size", "32x64", "--runs", "2", "--warmup", "1", "--out", str(results)]) == 0
     text = results.read_text()
     assert text.count("| setting | stage |") == 2 and text.count("| pipeline |") == 2
+
+
+def test_infer_keeps_sub_folders_apart_and_names_a_missing_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    cv2.imwrite(str(folder / "x.png"), np.full((24, 40, 3), 60, np.uint8))
+    cv2.imwrite(str(folder / "sub" / "x.png"), np.full((30, 20, 3), 200, np.uint8))
+    out = tmp_path / "out"
+    assert main(["infer", str(folder), "--checkpoint", str(checkpoint), "--backend", "torch", "--out", str(out)]) == 0
+    assert cv2.imread(str(out / "x_labels.png"), cv2.IMREAD_UNCHANGED).shape == (24, 40)
+    assert cv2.imread(str(out / "sub" / "x_labels.png"), cv2.IMREAD_UNCHANGED).shape == (30, 20)
+    with pytest.raises(SystemExit, match="checkpoint not found"):
+        main(["infer", str(folder), "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(out)])

@@ -23,30 +23,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True)
 
 
-def collect(inputs: list[Path]) -> list[Path]:
-    files: list[Path] = []
+def collect(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """(image, output stem) pairs; images found in a folder keep their sub-folders under ``--out``,
+    so that ``a/x.png`` and ``b/x.png`` do not overwrite each other's results."""
+    files: list[tuple[Path, Path]] = []
     for path in inputs:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS)
+            files += [(p, p.relative_to(path).with_suffix("")) for p in sorted(path.rglob("*")) if p.suffix.lower() in EXTENSIONS]
         elif path.is_file():
-            files.append(path)
+            files.append((path, Path(path.stem)))
         else:
             raise SystemExit(f"no such image or folder: {path}")
     if not files:
         raise SystemExit("no images found")
+    stems = [stem for _, stem in files]
+    if len(set(stems)) < len(stems):
+        raise SystemExit("several inputs would write the same results; give them distinct names or one folder")
     return files
 
 
 def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.labels import colorize
-    from derain_seg_ros.runtime.engine import make_engine
+    from derain_seg_ros.runtime.checkpoint import CheckpointError
+    from derain_seg_ros.runtime.engine import BackendUnavailable, Engine, make_engine
     from derain_seg_ros.runtime.postprocess import overlay
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     files = collect(args.inputs)
-    engines: dict[tuple[int, int], object] = {}  # ONNX-based engines are built per frame size
+    engines: dict[tuple[int, int] | None, Engine] = {}  # ONNX-based engines are per frame size; torch's (key None) is not
     failed = 0
-    for path in tqdm(files, desc="infer", unit="img"):
+    for path, stem in tqdm(files, desc="infer", unit="img"):
         try:
             rgb = read_rgb(path)
         except ImageFileError as exc:
@@ -54,14 +60,20 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         size = rgb.shape[:2]
-        if size not in engines:
-            engines[size] = make_engine(args.backend, args.checkpoint, precision=args.precision, height=size[0],
-                                        width=size[1], cache_dir=args.cache_dir)
-        out = engines[size].infer([rgb])  # type: ignore[attr-defined]
+        engine = engines.get(None) or engines.get(size)
+        if engine is None:
+            try:
+                engine = make_engine(args.backend, args.checkpoint, precision=args.precision, height=size[0],
+                                     width=size[1], cache_dir=args.cache_dir)
+            except (CheckpointError, BackendUnavailable) as exc:
+                raise SystemExit(f"error: {exc}") from None
+            engines[None if engine.name == "torch" else size] = engine
+        out = engine.infer([rgb])
         derained, labels = out.derained[0], out.labels[0]
-        write_png(args.out / f"{path.stem}_derained.png", derained)
-        write_png(args.out / f"{path.stem}_labels.png", labels)
-        write_png(args.out / f"{path.stem}_color.png", colorize(labels))
-        write_png(args.out / f"{path.stem}_overlay.png", overlay(derained, labels, args.overlay_alpha))
+        base = args.out / stem
+        write_png(base.with_name(f"{stem.name}_derained.png"), derained)
+        write_png(base.with_name(f"{stem.name}_labels.png"), labels)
+        write_png(base.with_name(f"{stem.name}_color.png"), colorize(labels))
+        write_png(base.with_name(f"{stem.name}_overlay.png"), overlay(derained, labels, args.overlay_alpha))
     print(f"{len(files) - failed} images -> {args.out}" + (f" ({failed} unreadable, skipped)" if failed else ""))
     return 1 if failed == len(files) else 0
