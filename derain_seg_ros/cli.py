@@ -2,7 +2,8 @@
 
 Each module in ``derain_seg_ros.commands`` provides ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their subcommand runs, so ``derain-seg bag``
-does not pay for what ``derain-seg synth`` needs.
+does not pay for what ``derain-seg synth`` needs. Errors about the user's input or machine
+(``DerainSegError``, a missing file) end the command with one line instead of a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from derain_seg_ros.errors import DerainSegError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("derain_seg_ros.commands.synth", "synthesise a Raindrop-Cityscapes dataset on disk"),
@@ -32,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             importlib.import_module(module_name).add_arguments(sub_parser)
     args = parser.parse_args(argv)
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (DerainSegError, FileNotFoundError) as exc:  # the user's input or machine: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -112,3 +112,14 @@ def test_infer_keeps_sub_folders_apart_and_names_a_missing_checkpoint(checkpoint
     assert cv2.imread(str(out / "sub" / "x_labels.png"), cv2.IMREAD_UNCHANGED).shape == (30, 20)
     with pytest.raises(SystemExit, match="checkpoint not found"):
         main(["infer", str(folder), "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(out)])
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--checkpoint", "{tmp}/nope.pt", "--out", "{tmp}/o"],
+    ["export", "--checkpoint", "{tmp}/nope.pt", "--height", "32", "--width", "32", "--out", "{tmp}/p.onnx"],
+    ["bag", "{tmp}/no_bag", "{tmp}/out"],
+    ["synth", "--source", "cityscapes", "--root", "{tmp}/no_cityscapes", "--out", "{tmp}/data", "--count", "2"],
+])
+def test_commands_end_with_one_clear_line_on_bad_input(tmp_path: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit, match=r"^error: .*(not found|cannot open bag|does not exist)"):
+        main([a.format(tmp=tmp_path) for a in argv])

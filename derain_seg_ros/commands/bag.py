@@ -32,18 +32,14 @@ def run(args: argparse.Namespace) -> int:
     if args.input is None or args.output is None:
         raise SystemExit("derain-seg bag needs IN and OUT (or --make-demo FILE)")
     from derain_seg_ros.nets.config import PipelineConfig
-    from derain_seg_ros.ros.bag import BagError, process_bag
-    from derain_seg_ros.runtime.checkpoint import CheckpointError
-    from derain_seg_ros.runtime.engine import BackendUnavailable, make_engine
+    from derain_seg_ros.ros.bag import process_bag
+    from derain_seg_ros.runtime.engine import make_engine
 
     if args.checkpoint is None:
         logging.warning("no --checkpoint: a small random network (the outputs show the wiring only)")
-    try:
-        engine = make_engine(args.backend, args.checkpoint, config=None if args.checkpoint else PipelineConfig.small(),
-                             precision=args.precision)
-        summary = process_bag(args.input, args.output, engine, args.topics, args.overlay_alpha, args.metadata_version)
-    except (BagError, CheckpointError, BackendUnavailable) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    engine = make_engine(args.backend, args.checkpoint, config=None if args.checkpoint else PipelineConfig.small(),
+                         precision=args.precision)
+    summary = process_bag(args.input, args.output, engine, args.topics, args.overlay_alpha, args.metadata_version)
     for topic, stamp, reason in summary.skipped:
         logging.warning("skipped %s @ %d: %s", topic, stamp, reason)
     print(f"{summary.frames} frames processed, {summary.outputs} output messages, {len(summary.skipped)} skipped -> {args.output}")

@@ -28,13 +28,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.build_engine:
         return _build_engine(args)
-    from derain_seg_ros.runtime.checkpoint import CheckpointError, load_pipeline
+    from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.onnx_export import export_onnx
 
-    try:
-        pipeline, _ = load_pipeline(args.checkpoint)
-    except CheckpointError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    pipeline, _ = load_pipeline(args.checkpoint)
     out = args.out or Path(f"pipeline_{args.height}x{args.width}_b{args.batch}.onnx")
     export_onnx(pipeline.eval(), out, args.height, args.width, args.batch, args.dynamic, args.logits, args.half)
     print(f"wrote {out}")
@@ -47,7 +44,6 @@ def _build_engine(args: argparse.Namespace) -> int:
     An engine built from a separately exported ONNX file would carry another file hash, and the
     node would rebuild at start-up, which is what prebuilding is meant to avoid.
     """
-    from derain_seg_ros.runtime.checkpoint import CheckpointError
     from derain_seg_ros.runtime.engine import BackendUnavailable, default_cache_dir, make_engine
     from derain_seg_ros.runtime.onnx_export import ensure_onnx
 
@@ -60,8 +56,6 @@ def _build_engine(args: argparse.Namespace) -> int:
                              batch=args.batch, cache_dir=cache_dir, fallback=False)
     except BackendUnavailable as exc:
         raise SystemExit(f"cannot build the TensorRT engine here: {exc}") from None
-    except CheckpointError as exc:
-        raise SystemExit(f"error: {exc}") from None
     engine.close()
     onnx_path = ensure_onnx(args.checkpoint, None, args.height, args.width, args.batch, args.precision, cache_dir)
     if args.out:

@@ -44,8 +44,7 @@ def collect(inputs: list[Path]) -> list[tuple[Path, Path]]:
 
 def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.labels import colorize
-    from derain_seg_ros.runtime.checkpoint import CheckpointError
-    from derain_seg_ros.runtime.engine import BackendUnavailable, Engine, make_engine
+    from derain_seg_ros.runtime.engine import Engine, make_engine
     from derain_seg_ros.runtime.postprocess import overlay
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -62,11 +61,8 @@ def run(args: argparse.Namespace) -> int:
         size = rgb.shape[:2]
         engine = engines.get(None) or engines.get(size)
         if engine is None:
-            try:
-                engine = make_engine(args.backend, args.checkpoint, precision=args.precision, height=size[0],
-                                     width=size[1], cache_dir=args.cache_dir)
-            except (CheckpointError, BackendUnavailable) as exc:
-                raise SystemExit(f"error: {exc}") from None
+            engine = make_engine(args.backend, args.checkpoint, precision=args.precision, height=size[0],
+                                 width=size[1], cache_dir=args.cache_dir)
             engines[None if engine.name == "torch" else size] = engine
         out = engine.infer([rgb])
         derained, labels = out.derained[0], out.labels[0]

@@ -8,10 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 
 
-class ImageFileError(OSError):
+class ImageFileError(DerainSegError, OSError):
     """An image file that is missing or cannot be decoded."""
 
 

@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.data.io import ImageFileError, read_gray, read_rgb, write_png
+from derain_seg_ros.errors import DerainSegError
+from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.rain.process import RainProcessParams, render_rainy
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ PAPER_TOTAL, PAPER_TRAIN = 3479, 3000
 FOLDERS = ("rainy", "clean", "mask", "label")
 
 
-class ManifestError(RuntimeError):
+class ManifestError(DerainSegError, RuntimeError):
     """A dataset folder without a readable manifest."""
 
 

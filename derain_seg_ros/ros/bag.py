@@ -22,6 +22,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.ros.image_msg import image_fields, message_to_rgb
 from derain_seg_ros.runtime.engine import Engine
@@ -32,7 +33,7 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 OUTPUTS = ("derained/image", "segmentation/label", "segmentation/color")
 
 
-class BagError(RuntimeError):
+class BagError(DerainSegError, RuntimeError):
     """A bag that cannot be opened or written."""
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from derain_seg_ros.errors import DerainSegError
+
 # encoding -> (channels, dtype)
 ENCODINGS: dict[str, tuple[int, np.dtype]] = {
     "rgb8": (3, np.dtype(np.uint8)), "bgr8": (3, np.dtype(np.uint8)),
@@ -28,7 +30,7 @@ BAYER_TO_RGB = {
 TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB}
 
 
-class ImageMessageError(ValueError):
+class ImageMessageError(DerainSegError, ValueError):
     """A message that cannot be turned into an image: the one error type of this module."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_path
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
@@ -20,7 +21,7 @@ from derain_seg_ros.nets.pipeline import DerainSegPipeline
 FORMAT = "derain_seg_ros/1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(DerainSegError, RuntimeError):
     """A checkpoint that is missing, unreadable, or not ours."""
 
 

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.nets.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ Precision = Literal["fp32", "fp16", "bf16"]
 AUTO_ORDER: tuple[str, ...] = ("tensorrt", "onnxruntime", "torch")
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(DerainSegError, RuntimeError):
     """The backend cannot run here (library missing, no GPU, precision unsupported)."""
 
 
