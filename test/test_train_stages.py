@@ -129,3 +129,16 @@ def test_ablation_report_has_the_five_variants(dataset: Path, tmp_path: Path) ->
     for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT"):
         assert f"| {column} |" in header
     assert "| mIoU (%) |" in report and (tmp_path / "figure.png").stat().st_size > 5000
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(
+        dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    common = ["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
+              f"init.stage0={trained['stage0']}", "optim.epochs=3", "optim.steps_per_epoch=2"]
+    assert run_main([*common, "run.max_steps=2"]) == 0  # one good epoch on disk
+    before = read_checkpoint(tmp_path / "stage1" / "last.pt")
+    assert run_main([*common, "--resume", "optim.lr=1e30"]) == 2  # Adam steps of 1e30 overflow within a step or two
+    err = capsys.readouterr().err
+    assert "loss became" in err and "checkpoint of step 2 is kept" in err
+    after = read_checkpoint(tmp_path / "stage1" / "last.pt")
+    assert after["step"] == 2 and all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: run.out of the config)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on at most this many test images")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = list(args.overrides) + ([f"run.out={args.out}"] if args.out else [])
     cfg = load_config(args.config, overrides)

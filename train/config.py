@@ -57,7 +57,33 @@ def _set(cfg: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     *parents, leaf = dotted.split(".")
     for p in parents:
         node = node[p]
-    node[leaf] = value
+    node[leaf] = _coerce(dotted, value, known[dotted], source)
+
+
+def _coerce(dotted: str, value: Any, default: Any, source: str) -> Any:
+    """The value in the default's type. YAML 1.1 reads ``1e-4`` (no dot) as a string, which is how
+    people write learning rates; a value of the wrong kind is an error here, not a crash in a loop."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok, value = not isinstance(value, (dict, list)), str(value)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{dotted} (from {source}) takes a {type(default).__name__} like {default!r}, got {value!r}")
+    return value
 
 
 def load_config(preset: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:

@@ -124,15 +124,25 @@ def fit(job: Job, cfg: dict[str, Any], dataset: RaindropCityscapesDataset, run_d
         state = read_checkpoint(ckpt_path)
         job.pipeline.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        configured = list(scheduler.base_lrs)
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         step = state["step"]
         _set_rng_state(state["rng"])
         log.info("%s: resumed at step %d of %d", job.name, step, total)
+        if configured != scheduler.base_lrs:  # the usual answer to a divergence: resume with a lower rate
+            log.info("%s: learning rate %s -> %s from the config", job.name, scheduler.base_lrs, configured)
+            scheduler.base_lrs = configured
+            for group, base in zip(optimizer.param_groups, configured, strict=True):
+                group["initial_lr"], group["lr"] = base, base * job.lr_factor(step, per_epoch, total)
     elif resume:
         log.info("%s: nothing to resume in %s, starting fresh", job.name, run_dir)
 
+    saved_at = step
+
     def save(done: bool) -> None:
+        nonlocal saved_at
+        saved_at = step
         sync_buffers(job.pipeline)
         if dist.main:
             save_checkpoint(ckpt_path, job.pipeline, stage=job.name, step=step, total_steps=total, done=done,
@@ -159,7 +169,8 @@ def fit(job: Job, cfg: dict[str, Any], dataset: RaindropCityscapesDataset, run_d
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                 loss, parts = job.step_fn(model, _to(data, device))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{job.name}: loss became {float(loss)} at step {step}; lower the learning rate")
+                raise FloatingPointError(f"{job.name}: loss became {float(loss)} at step {step}; the checkpoint of step "
+                                         f"{saved_at} is kept in {run_dir}: lower the learning rate and --resume")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -176,7 +187,8 @@ def fit(job: Job, cfg: dict[str, Any], dataset: RaindropCityscapesDataset, run_d
             if step >= total or (max_steps is not None and step >= max_steps):
                 break
     bar.close()
-    save(done=step >= total)
+    if saved_at != step:  # stopped between checkpoints (max_steps); otherwise the last one is current
+        save(done=step >= total)
     if writer is not None:
         writer.close()
     print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)

@@ -17,9 +17,8 @@ if __package__ in (None, ""):  # run as a script: make `train` importable
 
 import torch  # noqa: E402
 
-from derain_seg_ros.data.raindrop_cityscapes import ManifestError  # noqa: E402
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
-from derain_seg_ros.runtime.checkpoint import CheckpointError  # noqa: E402
+from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from train import distributed  # noqa: E402
 from train.config import ConfigError, load_config  # noqa: E402
 from train.loop import fit  # noqa: E402
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="preset name (smoke, paper) or YAML file")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
     parser.add_argument("overrides", nargs="*", help="dotted key=value, e.g. optim.lr=1e-4 data.root=/data")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dist = distributed.setup()
     try:
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
         if dist.main:
             log.info("checkpoint: %s", path)
-    except (ConfigError, ManifestError, CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (DerainSegError, ConfigError, FileNotFoundError, ValueError, FloatingPointError) as exc:  # missing data, bad config, divergence
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -1,0 +1,45 @@
+"""Training configuration and its errors: every setting is checked before a step is taken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
+from train.config import ConfigError, load_config
+from train.run import main as run_main
+
+
+def test_presets_load_and_overrides_win() -> None:
+    paper = load_config("paper")
+    assert paper["optim"]["lr"] == 1e-3 and paper["optim"]["milestones"] == [30, 50, 80] and paper["data"]["batch_size"] == 6
+    smoke = load_config("smoke", ["optim.lr=5e-4", "data.crop=[32,64]", "run.max_steps=7"])
+    assert smoke["optim"]["lr"] == 5e-4 and isinstance(smoke["optim"]["lr"], float)  # YAML 1.1 alone gives "5e-4"
+    assert smoke["data"]["crop"] == [32, 64] and smoke["run"]["max_steps"] == 7
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("optim.learning_rate=1e-3", "unknown config key 'optim.learning_rate'"),
+    ("optim.lr=fast", "optim.lr .* takes a float"),
+    ("optim.epochs=2.5", "optim.epochs .* takes a int"),
+    ("run.amp=maybe", "run.amp .* takes a bool"),
+    ("optim.lr", "is not key=value"),
+])
+def test_bad_overrides_are_named(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config("smoke", [override])
+
+
+def test_typo_gets_the_closest_keys() -> None:
+    with pytest.raises(ConfigError, match="did you mean optim.epochs"):
+        load_config(None, ["optim.epoch=3"])
+
+
+def test_missing_dataset_and_missing_stage1_checkpoint_are_clear(tmp_path: Path, capsys) -> None:
+    assert run_main(["--stage", "1", "--config", "smoke", f"data.root={tmp_path / 'nothing'}", f"run.out={tmp_path}"]) == 2
+    assert "no dataset at" in capsys.readouterr().err
+    synthesize(SynthSpec(count=4, height=32, width=64, seed=0), tmp_path / "data", progress=False)
+    assert run_main(["--stage", "2", "--config", "smoke", f"data.root={tmp_path / 'data'}", f"run.out={tmp_path}",
+                     "data.batch_size=2", "data.crop=[32,64]", "run.progress=false"]) == 2
+    assert "set init.stage" in capsys.readouterr().err
