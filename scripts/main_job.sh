@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 "$BIN/derain-seg" synth --preview --out "$OUT/preview.png" --size 256x512 --seed 3
 "$BIN/python" train/ablation.py --config smoke --out "$OUT/ablation" data.root="$OUT/data" \
     stage0.epochs=16 optim.epochs=8 optim.milestones=[6]
-CKPT="$OUT/ablation/A_C_R_TJT/stage2/last.pt"
+CKPT="$OUT/ablation/stage2/last.pt"  # A/C/R+TJT: stage 1, then SRRN with L_R + L_H
 "$BIN/derain-seg" demo --checkpoint "$CKPT" --out "$OUT/scene" --size 128x256 --seed 1234
 "$BIN/derain-seg" export --checkpoint "$CKPT" --height 128 --width 256 --out "$OUT/pipeline_128x256.onnx"
 rm -rf "$OUT/rainy_drive" "$OUT/rainy_drive_derained"

@@ -129,6 +129,7 @@ def test_ablation_report_has_the_five_variants(dataset: Path, tmp_path: Path) ->
     for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT"):
         assert f"| {column} |" in header
     assert "| mIoU (%) |" in report and (tmp_path / "figure.png").stat().st_size > 5000
+    assert len(losses(tmp_path / "stage1")) == 2  # A/C's stage 1 is A/C/R+TJT's: trained once (2 steps), not twice
 
 
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(

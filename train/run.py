@@ -23,7 +23,7 @@ from train import distributed  # noqa: E402
 from train.config import ConfigError, load_config  # noqa: E402
 from train.loop import fit  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
-from train.variants import STAGE1, STAGE2, VARIANTS, slug  # noqa: E402
+from train.variants import STAGE1, STAGE2, VARIANTS  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -50,7 +50,9 @@ def run_variant(cfg: dict, variant: str, dist: distributed.DistInfo, resume: boo
     previous = None
     for stage in VARIANTS[variant]:
         torch.manual_seed(cfg["seed"])
-        out = Path(cfg["run"]["out"]) / slug(variant) / stage.name
+        # A folder per stage, not per variant: stage names are unique, A/C and A/C/R+TJT share
+        # stage 1 (trained once in an ablation, which resumes), and the layout is --stage 1/2's.
+        out = Path(cfg["run"]["out"]) / stage.name
         previous = fit(pipeline_job(cfg, stage, init_stage1=previous), cfg, dataset, out, dist, resume)
     assert previous is not None
     return previous

@@ -38,6 +38,3 @@ VARIANTS: dict[str, tuple[Stage, ...]] = {
     "A/C/R+TJT": (STAGE1, STAGE2),
 }
 
-
-def slug(variant: str) -> str:
-    return variant.replace("/", "_").replace("+", "_")
