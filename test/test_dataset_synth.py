@@ -100,3 +100,28 @@ def test_synth_cli_end_to_end(tmp_path: Path) -> None:
     assert len(manifest["items"]) == 4 and manifest["spec"]["height"] == 24
     assert main(["synth", "--preview", "--out", str(tmp_path / "p.png"), "--size", "64x128"]) == 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_resumed_run_renders_only_what_is_missing(tmp_path: Path, monkeypatch) -> None:
+    from derain_seg_ros.data import raindrop_cityscapes
+
+    synthesize(SPEC, tmp_path, progress=False)
+    (tmp_path / "items" / "synthcity_000002.json").unlink()
+    rendered: list[int] = []
+    real_scene = raindrop_cityscapes._scene
+    monkeypatch.setattr(raindrop_cityscapes, "_scene", lambda spec, sequence: rendered.append(sequence) or real_scene(spec, sequence))
+    synthesize(SPEC, tmp_path, progress=False)
+    assert rendered == [2]
+
+
+def test_synth_from_a_cityscapes_tree_with_the_paper_crop(tmp_path: Path) -> None:
+    from test_dataset_readers import make_cityscapes
+
+    make_cityscapes(tmp_path / "cs")  # 12 x 18 frames: the crop keeps round(64*18/2048)=1 .. round(1984*18/2048)=17
+    assert main(["synth", "--source", "cityscapes", "--root", str(tmp_path / "cs"), "--split", "all", "--crop-columns",
+                 "--out", str(tmp_path / "data"), "--count", "3"]) == 0
+    manifest = load_manifest(tmp_path / "data")
+    names = [it["name"] for it in manifest["items"]]
+    assert names == ["aachen_000000_000019_000000", "aachen_000000_000019_000002", "frankfurt_000000_000019_000001"]
+    item = RaindropCityscapesDataset(tmp_path / "data", "all")[0]
+    assert item["clean"].shape[:2] == (12, 16) and manifest["spec"]["crop_columns"] is True

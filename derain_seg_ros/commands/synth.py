@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", choices=("synthcity", "cityscapes"), default="synthcity")
     parser.add_argument("--root", type=Path, help="Cityscapes root (leftImg8bit/, gtFine/)")
     parser.add_argument("--split", default="train", help="Cityscapes split to draw scenes from (train, val, all)")
+    parser.add_argument("--crop-columns", action="store_true", help="Cityscapes: keep columns 64:1984 (the paper's crop)")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (or the PNG path with --preview)")
     parser.add_argument("--count", type=int, default=3479, help="number of images (split 3000/479 of 3479, scaled)")
     parser.add_argument("--size", default=None, help="HxW (default 1024x2048 for synthcity, native for Cityscapes)")
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--count and --sequence-length must be positive")
     size = parse_size(args.size) if args.size else ((1024, 2048) if args.source == "synthcity" else (None, None))
     spec = SynthSpec(args.source, str(args.root) if args.root else None, args.split, args.count, size[0], size[1],
-                     args.seed, args.sequence_length)
+                     args.seed, args.sequence_length, args.crop_columns)
     train, test = split_counts(args.count)
     logging.info("synthesising %d images (about %d train / %d test) into %s", args.count, train, test, args.out)
     logging.info("wrote %s", synthesize(spec, args.out, workers=args.workers))

@@ -39,6 +39,10 @@ class CityscapesSource(Sequence[NamedScene]):
     def __len__(self) -> int:
         return len(self.images)
 
+    def name(self, index: int) -> str:
+        """The frame's name (``<city>_<seq>_<frame>``) without reading it."""
+        return self.images[index].name[: -len("_leftImg8bit.png")]
+
     def __getitem__(self, index: int) -> NamedScene:  # type: ignore[override]
         path = self.images[index]
         image = read_rgb(path)
@@ -51,7 +55,7 @@ class CityscapesSource(Sequence[NamedScene]):
             label = None
         if self.crop_columns:
             image, label = crop_paper_columns(image), None if label is None else crop_paper_columns(label)
-        return NamedScene(path.name[: -len("_leftImg8bit.png")], image, label)
+        return NamedScene(self.name(index), image, label)
 
 
 def crop_paper_columns(array: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ class SynthSpec:
     width: int | None = 2048
     seed: int = 0
     sequence_length: int = 1
+    crop_columns: bool = False  # Cityscapes: the paper's columns 64:1984 before any resize
 
 
 def split_counts(total: int) -> tuple[int, int]:
@@ -79,29 +80,38 @@ def _item_seed(seed: int, sequence: int) -> int:
     return int(np.random.SeedSequence([seed, sequence]).generate_state(1)[0])
 
 
-def _scene(spec: SynthSpec, index: int, sequence: int) -> tuple[str, np.ndarray, np.ndarray]:
+def _item_name(spec: SynthSpec, index: int, sequence: int) -> str:
+    """Cheap (no image is read or drawn): a resumed run checks what exists before rendering."""
+    if spec.source == "synthcity":
+        return f"synthcity_{index:06d}"
+    if spec.source == "cityscapes":
+        source = _cityscapes(spec.root or "", spec.split, spec.crop_columns)
+        return f"{source.name(sequence % len(source))}_{index:06d}"
+    raise ValueError(f"unknown source {spec.source!r}; choose synthcity or cityscapes")
+
+
+def _scene(spec: SynthSpec, sequence: int) -> tuple[np.ndarray, np.ndarray]:
+    """The clean image and its trainIds; every frame of a sequence shares its scene."""
     if spec.source == "synthcity":
         from derain_seg_ros.data.synthcity import generate_scene
 
         scene = generate_scene(_item_seed(spec.seed, sequence), spec.height or 1024, spec.width or 2048)
-        return f"synthcity_{index:06d}", scene.image, scene.label
-    if spec.source == "cityscapes":
-        source = _cityscapes(spec.root or "", spec.split)
-        item = source[sequence % len(source)]
-        image, label = item.image, item.label
-        if spec.height and spec.width and image.shape[:2] != (spec.height, spec.width):
-            image = cv2.resize(image, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
-            label = cv2.resize(label, (spec.width, spec.height), interpolation=cv2.INTER_NEAREST)
-        return f"{item.name}_{index:06d}", image, label
-    raise ValueError(f"unknown source {spec.source!r}; choose synthcity or cityscapes")
+        return scene.image, scene.label
+    source = _cityscapes(spec.root or "", spec.split, spec.crop_columns)
+    item = source[sequence % len(source)]
+    image, label = item.image, item.label
+    if spec.height and spec.width and image.shape[:2] != (spec.height, spec.width):
+        image = cv2.resize(image, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
+        label = cv2.resize(label, (spec.width, spec.height), interpolation=cv2.INTER_NEAREST)
+    return image, label
 
 
 @lru_cache(maxsize=4)
-def _cityscapes(root: str, split: str):
+def _cityscapes(root: str, split: str, crop_columns: bool = False):
     """One directory scan per worker process, not one per item."""
     from derain_seg_ros.data.cityscapes import CityscapesSource
 
-    return CityscapesSource(root, split)
+    return CityscapesSource(root, split, crop_columns=crop_columns)
 
 
 def rain_mask(rainy: np.ndarray, clean: np.ndarray, drop_mask: np.ndarray, threshold: int = 5) -> np.ndarray:
@@ -132,10 +142,11 @@ def _record_ok(out: Path, record_path: Path) -> dict[str, Any] | None:
 def make_item(spec: SynthSpec, out: Path, index: int, split: str, params: RainProcessParams) -> dict[str, Any]:
     """Render and write one item (or keep it, if a previous run already wrote it soundly)."""
     sequence, position = divmod(index, spec.sequence_length)
-    name, clean, label = _scene(spec, index, sequence)
+    name = _item_name(spec, index, sequence)
     record_path = out / "items" / f"{name}.json"
     if (kept := _record_ok(out, record_path)) is not None:
         return kept
+    clean, label = _scene(spec, sequence)
     rain_seed = _item_seed(spec.seed + 1, sequence)
     steps = range(1, params.num_steps)
     if spec.sequence_length > 1:
@@ -165,7 +176,7 @@ def synthesize(spec: SynthSpec, out: str | os.PathLike, workers: int = 1, progre
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if spec.source == "cityscapes":
-        available = len(_cityscapes(spec.root or "", spec.split))
+        available = len(_cityscapes(spec.root or "", spec.split, spec.crop_columns))
         log.info("Cityscapes %s: %d frames for %d items", spec.split, available, spec.count)
     splits = assign_splits(spec.count, spec.seed, spec.sequence_length)
     jobs = [(spec, str(out), i, splits[i]) for i in range(spec.count)]
