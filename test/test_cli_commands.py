@@ -101,6 +101,20 @@ def test_bench_appends_a_dated_table(tmp_path: Path) -> None:
     assert text.count("| setting | stage |") == 2 and text.count("| pipeline |") == 2
 
 
+def test_bench_times_every_backend_that_runs_and_skips_the_rest(tmp_path: Path, capsys) -> None:
+    results = tmp_path / "RESULTS.md"
+    assert main(["bench", "--config", "small", "--sizes", "32x64", "--batches", "1", "2", "--backends", "torch", "onnxruntime",
+                 "tensorrt", "--runs", "2", "--warmup", "1", "--out", str(results)]) == 0
+    text = results.read_text()
+    for batch in (1, 2):
+        assert f"| onnxruntime fp32, 32x64, batch {batch}, small | pipeline (end to end) |" in text
+        assert f"| torch fp32, 32x64, batch {batch}, small | SRRN |" in text
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        assert "skipped tensorrt fp32, 32x64" in capsys.readouterr().out and "| tensorrt" not in text
+
+
 def test_infer_keeps_sub_folders_apart_and_names_a_missing_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)

@@ -1,4 +1,6 @@
-"""``derain-seg bench``: the pipeline benchmark (bench/bench_pipeline.py's options) from an install."""
+"""``derain-seg bench``: latency per stage and end to end, for each backend and precision that runs
+here; appends a dated table (device, versions) to ``--out``. ``bench/bench_pipeline.py`` runs it
+with the paper's sizes into bench/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from derain_seg_ros.data.io import parse_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", choices=("default", "small"), default="default")
-    parser.add_argument("--size", default="512x1024")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    parser.add_argument("--cuda-graph", action="store_true")
+    parser.add_argument("--config", choices=("default", "small"), default="default", help="network sizes (default: the paper's)")
+    parser.add_argument("--sizes", "--size", nargs="+", default=["512x1024"], help="HxW, one or more")
+    parser.add_argument("--batches", "--batch", nargs="+", type=int, default=[1])
+    parser.add_argument("--settings", nargs="+", default=None,
+                        help="precision[+graph], e.g. fp32 fp16 fp16+graph (default: fp32, fp16, fp16+graph on a GPU; fp32 on CPU)")
+    parser.add_argument("--backends", nargs="+", default=["torch"], choices=("torch", "onnxruntime", "tensorrt"))
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--out", type=Path, default=None, help="append the table to this Markdown file")
@@ -22,17 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from derain_seg_ros.nets.config import PipelineConfig
-    from derain_seg_ros.nets.pipeline import DerainSegPipeline
-    from derain_seg_ros.runtime.benchmark import append_results, benchmark
+    from derain_seg_ros.runtime.benchmark import append_results, sweep
 
-    torch.manual_seed(0)
-    pipeline = DerainSegPipeline(PipelineConfig() if args.config == "default" else PipelineConfig.small()).eval()
-    height, width = parse_size(args.size)
-    timings = benchmark(pipeline, height, width, args.batch, args.precision, args.cuda_graph, args.warmup, args.runs)
-    label = f"torch {args.precision}{'+graph' if args.cuda_graph else ''}, {height}x{width}, batch {args.batch}, {args.config}"
-    for t in timings:
-        print(f"{t.name:22s} median {t.median_ms:9.2f} ms  p99 {t.p99_ms:9.2f} ms  {t.gflops:9.1f} GFLOP  {t.tflops_per_s:6.2f} TFLOP/s")
-    if args.out:
-        append_results(args.out, f"derain-seg bench, {args.config} config", [(label, t) for t in timings], None)
-    return 0
+    settings = args.settings or (["fp32", "fp16", "fp16+graph"] if torch.cuda.is_available() else ["fp32"])
+    rows = sweep(args.config, [parse_size(s) for s in args.sizes], args.batches, settings, args.backends, args.warmup, args.runs)
+    if args.out and rows:
+        ran = dict.fromkeys(row.setting.split()[0] for row in rows)
+        append_results(args.out, f"{', '.join(ran)}; {args.config} config", rows)
+        print(f"appended to {args.out}")
+    return 0 if rows else 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -48,7 +49,11 @@ def export_onnx(
     dummy = torch.zeros(batch, height, width, 3, dtype=torch.uint8)
     names = list(OUTPUT_NAMES) + (["logits"] if with_logits else [])
     dynamic_axes = {n: {0: "batch"} for n in ["rainy", *names]} if dynamic_batch else None
-    with atomic_path(out, suffix=".onnx") as tmp, torch.no_grad():
+    with atomic_path(out, suffix=".onnx") as tmp, torch.no_grad(), warnings.catch_warnings():
+        # Expected and harmless here: sizes are fixed by design (tracer), the exporter is chosen on purpose.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
         torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, opset_version=OPSET, input_names=["rainy"],
                           output_names=names, dynamic_axes=dynamic_axes, do_constant_folding=True)
         onnx.checker.check_model(str(tmp))
