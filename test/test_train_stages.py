@@ -143,3 +143,15 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(
     assert "loss became" in err and "checkpoint of step 2 is kept" in err
     after = read_checkpoint(tmp_path / "stage1" / "last.pt")
     assert after["step"] == 2 and all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])
+
+
+def test_evaluate_command_writes_json_and_markdown(trained: dict[str, Path], dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    from train.evaluate import main as evaluate_main
+
+    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--data", str(dataset), "--input", "rainy",
+                          "--out", str(tmp_path / "eval")]) == 0
+    result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert result["mode"] == "rainy" and result["images"] == 2 and 0 < result["psnr_y"] < 100
+    assert "| PSNR (Y, dB) |" in (tmp_path / "eval" / "metrics.md").read_text()

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
+from derain_seg_ros.fileio import atomic_path, atomic_write_bytes  # noqa: E402
 from derain_seg_ros.labels import colorize  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
 from derain_seg_ros.runtime.torch_engine import TorchEngine  # noqa: E402
@@ -55,7 +56,8 @@ def figure(checkpoints: dict[str, Path], data_root: Path, out: Path, index: int 
         ax.axis("off")
     fig.tight_layout()
     path = out / "figure.png"
-    fig.savefig(path, dpi=100)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return path
 
@@ -89,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
               f"PSNR/SSIM: Y channel of OpenCV YCrCb (the paper's convention) and 8-bit RGB; identical images are "
               f"capped at {results['Rainy']['psnr_cap_db']:.0f} dB. mIoU over the 19 Cityscapes classes present.\n\n"
               f"Training took {trained_s:.0f} s; {results['Rainy']['images']} test images.\n\n![figure]({fig.name})\n")
-    (out / "REPORT.md").write_text(report)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    atomic_write_bytes(out / "REPORT.md", report.encode())
+    atomic_write_bytes(out / "results.json", json.dumps(results, indent=1).encode())
     print(table)
     log.info("report: %s", out / "REPORT.md")
     return 0

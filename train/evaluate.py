@@ -24,6 +24,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
+from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.metrics import ConfusionMatrix, psnr, ssim_metric  # noqa: E402
 from derain_seg_ros.nets.pipeline import DerainSegPipeline  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
@@ -94,9 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown({args.input: result})
     print(table)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "metrics.json").write_text(json.dumps(result, indent=1))
-        (args.out / "metrics.md").write_text(table)
+        atomic_write_bytes(args.out / "metrics.json", json.dumps(result, indent=1).encode())
+        atomic_write_bytes(args.out / "metrics.md", table.encode())
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
 from derain_seg_ros.runtime.engine_cache import EngineKey, load_or_build
 
@@ -69,8 +70,7 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
-    timing_cache.parent.mkdir(parents=True, exist_ok=True)
-    timing_cache.write_bytes(memoryview(config.get_timing_cache().serialize()))
+    atomic_write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
     log.info("built TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
     return bytes(serialized)
 
