@@ -142,3 +142,34 @@ def test_an_engine_failure_skips_that_frame_only(tmp_path: Path, engine) -> None
 def test_demo_bag_is_format_5(tmp_path: Path) -> None:
     info = yaml.safe_load((make_demo_bag(tmp_path / "demo", frames=1, size=(32, 48)) / "metadata.yaml").read_text())
     assert info["rosbag2_bagfile_information"]["version"] == 5
+
+
+def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path) -> None:
+    """ONNX graphs have one frame size: ``--size`` lets onnxruntime run the bag (no fallback to
+    torch), and the outputs come back at each camera's own size."""
+    demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
+    cache = tmp_path / "cache"
+    assert main(["bag", str(demo), str(tmp_path / "out"), "--backend", "onnxruntime", "--size", "24x40",
+                 "--cache-dir", str(cache)]) == 0
+    assert len(list(cache.rglob("*.onnx"))) == 1  # built once, for 24x40, and used for both cameras
+    with Reader(tmp_path / "out") as reader:
+        outputs = [c for c in reader.connections if "/derained/" in c.topic or "/segmentation/" in c.topic]
+        assert len(outputs) == 6
+        for conn, _, raw in reader.messages(connections=outputs):
+            msg = TS.deserialize_cdr(raw, conn.msgtype)
+            assert (msg.height, msg.width) == (32, 48)
+
+
+def test_an_engine_that_cannot_be_built_stops_the_bag(tmp_path: Path) -> None:
+    from derain_seg_ros.runtime.checkpoint import CheckpointError
+
+    class Unloadable:
+        name, max_batch = "broken", 1
+
+        def infer(self, frames):
+            raise CheckpointError("checkpoint.pt is not a pipeline checkpoint")
+
+    demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
+    with pytest.raises(CheckpointError):
+        process_bag(demo, tmp_path / "out", Unloadable(), progress=False)
+    assert not (tmp_path / "out").exists()  # no half bag left behind

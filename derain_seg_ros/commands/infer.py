@@ -44,12 +44,14 @@ def collect(inputs: list[Path]) -> list[tuple[Path, Path]]:
 
 def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.labels import colorize
-    from derain_seg_ros.runtime.engine import Engine, make_engine
+    from derain_seg_ros.runtime.engine import make_engine
+    from derain_seg_ros.runtime.per_size_engine import PerSizeEngine
     from derain_seg_ros.runtime.postprocess import overlay
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     files = collect(args.inputs)
-    engines: dict[tuple[int, int] | None, Engine] = {}  # ONNX-based engines are per frame size; torch's (key None) is not
+    engine = PerSizeEngine(lambda height, width: make_engine(args.backend, args.checkpoint, precision=args.precision,
+                                                             height=height, width=width, cache_dir=args.cache_dir))
     failed = 0
     for path, stem in tqdm(files, desc="infer", unit="img"):
         try:
@@ -58,12 +60,6 @@ def run(args: argparse.Namespace) -> int:
             logging.warning("skipped: %s", exc)
             failed += 1
             continue
-        size = rgb.shape[:2]
-        engine = engines.get(None) or engines.get(size)
-        if engine is None:
-            engine = make_engine(args.backend, args.checkpoint, precision=args.precision, height=size[0],
-                                 width=size[1], cache_dir=args.cache_dir)
-            engines[None if engine.name == "torch" else size] = engine
         out = engine.infer([rgb])
         derained, labels = out.derained[0], out.labels[0]
         base = args.out / stem

@@ -25,8 +25,10 @@ from tqdm import tqdm
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.ros.image_msg import image_fields, message_to_rgb
-from derain_seg_ros.runtime.engine import Engine
+from derain_seg_ros.runtime.checkpoint import CheckpointError
+from derain_seg_ros.runtime.engine import BackendUnavailable, Engine
 from derain_seg_ros.runtime.postprocess import overlay
+from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
 
 log = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -87,7 +89,10 @@ def downgrade_metadata(bag: Path, version: int = 5) -> None:
 
 
 def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, topics: Sequence[str] | None = None,
-                overlay_alpha: float = 0.5, metadata_version: int = 5, progress: bool = True) -> BagSummary:
+                overlay_alpha: float = 0.5, metadata_version: int = 5, progress: bool = True,
+                process_size: tuple[int, int] | None = None) -> BagSummary:
+    """``process_size`` (H, W): run the engine at that size and bring outputs back to each camera's
+    size, as the node does; ``None`` runs every frame at its own size."""
     src, dst = Path(src), Path(dst)
     if dst.exists():
         raise BagError(f"output {dst} exists; rosbag2 writers do not overwrite")
@@ -126,12 +131,15 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
                     continue
                 try:
                     msg = typestore.deserialize_cdr(raw, conn.msgtype)
-                    out = engine.infer([message_to_rgb(msg)])
+                    rgb = message_to_rgb(msg)
+                    out = engine.infer([resize_for_engine(rgb, process_size)])
+                except (CheckpointError, BackendUnavailable):
+                    raise  # the engine cannot be built at all: every frame would fail alike, so stop here
                 except Exception as exc:  # a bad message, a CDR decode error or an engine failure: count it, go on
                     summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
                     log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
                     continue
-                derained, labels = out.derained[0], out.labels[0]
+                derained, labels = resize_back(out.derained[0], out.labels[0], rgb.shape[:2])
                 images = (("derained/image", derained, "rgb8"), ("segmentation/label", labels, "mono8"),
                           ("segmentation/color", overlay(derained, labels, overlay_alpha), "rgb8"))
                 for name, array, encoding in images:

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from derain_seg_ros.ros.image_msg import ImageMessageError
 from derain_seg_ros.runtime.engine import Engine
 from derain_seg_ros.runtime.postprocess import overlay
+from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +57,6 @@ class CameraStats:
                   "latency_p99_ms": float(np.percentile(lat, 99)), "latency_max_ms": float(lat.max())} if lat.size else {}
         return {"received": self.received, "processed": self.processed, "dropped": self.dropped,
                 "rejected": self.rejected, **timing}
-
-
-def resize_for_engine(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    if size is None or rgb.shape[:2] == size:
-        return rgb
-    return cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-
-
-def resize_back(derained: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Engine outputs back to the camera's size: images bilinear, labels nearest (classes never blend)."""
-    if derained.shape[:2] == shape:
-        return derained, labels
-    size = (shape[1], shape[0])
-    return cv2.resize(derained, size, interpolation=cv2.INTER_LINEAR), cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
 
 
 class NodeCore:
