@@ -173,3 +173,10 @@ def test_an_engine_that_cannot_be_built_stops_the_bag(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError):
         process_bag(demo, tmp_path / "out", Unloadable(), progress=False)
     assert not (tmp_path / "out").exists()  # no half bag left behind
+
+
+def test_bag_cli_with_a_missing_checkpoint_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    demo = make_demo_bag(tmp_path / "demo", frames=1, size=(32, 48))
+    with pytest.raises(SystemExit, match="^error: checkpoint not found"):
+        main(["bag", str(demo), str(tmp_path / "out"), "--checkpoint", str(tmp_path / "nope.pt")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no output bag, no staging folder

@@ -43,10 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.checkpoint is None:
         logging.warning("no --checkpoint: a small random network (the outputs show the wiring only)")
-    elif not args.checkpoint.is_file():
-        from derain_seg_ros.runtime.checkpoint import CheckpointError
-
-        raise CheckpointError(f"checkpoint not found: {args.checkpoint}")  # now, not at the first frame
     config = None if args.checkpoint else PipelineConfig.small()
     engine = PerSizeEngine(lambda height, width: make_engine(args.backend, args.checkpoint, config=config,
                                                              precision=args.precision, height=height, width=width,
