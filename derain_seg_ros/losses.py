@@ -16,8 +16,6 @@ from torch import Tensor
 
 from derain_seg_ros.nets.outputs import SegmentationOutput
 
-GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as OpenCV's RGB2GRAY
-
 
 @lru_cache(maxsize=8)
 def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: str) -> Tensor:
@@ -50,22 +48,6 @@ def ssim(x: Tensor, y: Tensor, window_size: int = 11, sigma: float = 1.5, data_r
     cov = blur(x * y) - mu_x * mu_y
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.mean()
-
-
-def gray255(image: Tensor) -> Tensor:
-    """N x 3 x H x W in [0, 1] -> N x 1 x H x W gray on the 0..255 scale of the paper's threshold."""
-    w = torch.tensor(GRAY_WEIGHTS, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image * w).sum(dim=1, keepdim=True) * 255
-
-
-def rain_mask_target(rainy: Tensor, clean: Tensor, threshold: float = 5.0) -> Tensor:
-    """M_gt: 1 where |gray(rainy) - gray(clean)| > threshold (drops may darken or brighten).
-
-    8-bit images put many differences exactly on the threshold; float rounding would decide those
-    pixels at random, so the difference is taken in float64 and rounded to 1e-4 grey levels.
-    """
-    diff = gray255(rainy.double()) - gray255(clean.double())
-    return (torch.round(diff.abs() * 1e4) / 1e4 > threshold).to(rainy.dtype)
 
 
 def attention_loss(attention: Tensor, mask_target: Tensor) -> Tensor:
@@ -109,12 +91,6 @@ class LossWeights:
     alpha: float = 0.85
 
 
-STAGE1 = LossWeights(attention=1.0, coarse=1.0)
-"""Eq. (5): L_1 = L_Att + L_D(I_C, I_gt)."""
-STAGE2 = LossWeights(refine=1.0, semantic=0.005)
-"""Eq. (6) with the authors' code's weight on L_H (the paper writes 1)."""
-
-
 def pipeline_loss(
     out: dict,
     clean: Tensor,
@@ -131,7 +107,7 @@ def pipeline_loss(
     terms: dict[str, Tensor] = {}
     if weights.attention:
         if mask_target is None:
-            raise ValueError("L_Att needs mask_target (rain_mask_target(rainy, clean))")
+            raise ValueError("L_Att needs mask_target, the rain map M_gt of the dataset (mask/)")
         terms["attention"] = attention_loss(out["attention"], mask_target)
     if weights.coarse:
         terms["coarse"] = derain_loss(out["coarse"], clean, weights.alpha)

@@ -13,10 +13,10 @@ from train.run import main as run_main
 
 def test_presets_load_and_overrides_win() -> None:
     paper = load_config("paper")
-    assert paper["optim"]["lr"] == 1e-3 and paper["optim"]["milestones"] == [30, 50, 80] and paper["data"]["batch_size"] == 6
+    assert paper.optim.lr == 1e-3 and paper.optim.milestones == [0.3, 0.5, 0.8] and paper.data.batch_size == 6
     smoke = load_config("smoke", ["optim.lr=5e-4", "data.crop=[32,64]", "run.max_steps=7"])
-    assert smoke["optim"]["lr"] == 5e-4 and isinstance(smoke["optim"]["lr"], float)  # YAML 1.1 alone gives "5e-4"
-    assert smoke["data"]["crop"] == [32, 64] and smoke["run"]["max_steps"] == 7
+    assert smoke.optim.lr == 5e-4 and isinstance(smoke.optim.lr, float)  # YAML 1.1 alone gives "5e-4"
+    assert smoke.data.crop == [32, 64] and smoke.run.max_steps == 7
 
 
 @pytest.mark.parametrize(("override", "message"), [

@@ -84,7 +84,7 @@ def test_missing_dataset_and_unknown_key_are_clear_errors(tmp_path: Path, capsys
 
 
 def test_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
-    common = [f"init.stage0={trained['stage0']}", "optim.epochs=2", "optim.steps_per_epoch=4", "optim.milestones=[1]"]
+    common = [f"init.stage0={trained['stage0']}", "optim.epochs=2", "optim.steps_per_epoch=4", "optim.milestones=[0.5]"]
     whole = train(1, dataset, tmp_path / "whole", *common)
     stopped = train(1, dataset, tmp_path / "resumed", *common, "run.max_steps=3")  # killed mid-epoch 0
     assert read_checkpoint(stopped)["step"] == 3 and read_checkpoint(stopped)["done"] is False

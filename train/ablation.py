@@ -72,14 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = list(args.overrides) + ([f"run.out={args.out}"] if args.out else [])
     cfg = load_config(args.config, overrides)
-    out = Path(cfg["run"]["out"])
+    out = Path(cfg.run.out)
     dist = distributed.DistInfo()
     started = time.perf_counter()
     stage0 = run_stage(cfg, 0, dist, resume=True)
-    cfg["init"]["stage0"] = str(stage0)
+    cfg.init.stage0 = str(stage0)
     checkpoints = {name: run_variant(cfg, name, dist, resume=True) for name in VARIANTS}
     trained_s = time.perf_counter() - started
-    data, halves = cfg["data"]["root"], cfg["data"]["eval_halves"]
+    data, halves = cfg.data.root, cfg.data.eval_halves
     reference, _ = load_pipeline(checkpoints["A/C/R+TJT"])
     results = {"Rainy": evaluate(reference, data, "rainy", halves, args.limit, progress=False)}
     for name, ckpt in checkpoints.items():

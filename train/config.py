@@ -1,98 +1,231 @@
-"""Training configuration: defaults here, YAML presets over them, ``key=value`` overrides last.
+"""Training configuration: one typed tree of dataclasses, YAML presets over it, ``key=value`` last.
 
-Every key a preset or an override names must exist in ``DEFAULTS``: a typo is an error that
-lists the closest keys, never a silently ignored setting.
+The defaults are the paper's settings (train/configs/paper.yaml only restates them); a preset or
+an override may only name a field that exists, with a value of the field's type: a typo is an
+error that lists the closest keys, ``optim.epochs=2.5`` is an error, and ``optim.lr=1e-4`` (a
+string to YAML 1.1) is read as the number it is meant to be.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from derain_seg_ros.errors import DerainSegError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
-
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "model": {"preset": "default", "num_srrb": 2},  # preset: default (paper sizes) or small
-    "data": {"root": "outputs/demo/data", "crop": [512, 512], "batch_size": 6, "workers": 2, "flip": True,
-             "eval_halves": False},
-    "optim": {"lr": 1.0e-3, "betas": [0.5, 0.999], "epochs": 100, "milestones": [30, 50, 80], "gamma": 0.2,
-              "steps_per_epoch": None},
-    "stage0": {"lr": 0.01, "momentum": 0.9, "weight_decay": 1.0e-4, "epochs": 100, "poly_power": 0.9,
-               "steps_per_epoch": None, "vainf_checkpoint": None},
-    "loss": {"semantic_weight": 0.005, "lf_layer": "layer1", "lf_weight": 0.1, "alpha": 0.85},
-    "init": {"stage0": None, "stage1": None},
-    "run": {"out": "runs/default", "log_every": 10, "checkpoint_every_steps": None, "max_steps": None, "amp": True,
-            "progress": True},
-}
+DEFAULT_PRESET = "embedded"
 
 
-class ConfigError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
+class ConfigError(DerainSegError, ValueError):
+    """A preset or override that names no setting, or gives one a value of the wrong kind."""
+
+
+@dataclass
+class ModelConfig:
+    preset: str = "default"  # network sizes: default (the paper's), embedded (shipped, CPU), small (tests)
+    num_srrb: int = 2
+    residual: bool | None = None  # C adds a correction to I_r (None: the preset's choice)
+    gate: bool | None = None  # residual C: correction multiplied by the rain map M (None: the preset's)
+
+
+@dataclass
+class DataConfig:
+    root: str = "outputs/datasets/embedded"
+    extra_roots: list[str] = field(default_factory=list)  # more sets for the deraining stages (unlabelled frames)
+    crop: list[int] = field(default_factory=lambda: [512, 512])
+    batch_size: int = 6
+    workers: int = 2
+    flip: bool = True
+    eval_halves: bool = False
+    # A missing dataset at ``root`` is synthesised on first use (procedural scenes) when this is on.
+    make_if_missing: bool = False
+    make_count: int = 2000
+    make_size: list[int] = field(default_factory=lambda: [128, 256])
+    make_seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """Adam with a step schedule; milestones are fractions of the run, so the shape survives a new length."""
+
+    lr: float = 1.0e-3
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    epochs: int = 100
+    milestones: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.8])
+    gamma: float = 0.2
+    warmup: float = 0.0  # fraction of the run over which the rate ramps up linearly from zero
+    steps_per_epoch: int | None = None
+
+
+@dataclass
+class Stage0Config:
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1.0e-4
+    epochs: int = 100
+    poly_power: float = 0.9
+    steps_per_epoch: int | None = None
+    crop: list[int] | None = None  # None: data.crop
+    vainf_checkpoint: str | None = None
+
+
+@dataclass
+class LossConfig:
+    semantic_weight: float = 0.005
+    lf_layer: str = "layer1"
+    lf_weight: float = 0.1
+    alpha: float = 0.85
+
+
+@dataclass
+class InitConfig:
+    """Where frozen parts come from: a checkpoint path, or 'shipped' for the packaged model."""
+
+    stage0: str | None = None
+    stage1: str | None = None
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/default"
+    log_every: int = 10
+    checkpoint_every_steps: int | None = None
+    max_steps: int | None = None
+    amp: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)  # stage 1 and the one-stage variants
+    stage2: OptimConfig = field(default_factory=OptimConfig)  # its own rate and warm-up: leave the identity slowly
+    stage0: Stage0Config = field(default_factory=Stage0Config)
+    loss: LossConfig = field(default_factory=LossConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def flat_keys(node: Any = None, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Every settable dotted key -> (its type, its default)."""
+    node = TrainConfig() if node is None else node
+    hints = typing.get_type_hints(type(node))
+    out: dict[str, tuple[Any, Any]] = {}
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if is_dataclass(value):
+            out.update(flat_keys(value, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = (hints[f.name], value)
+    return out
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
-        key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(_flatten(v, f"{prefix}{k}."))
         else:
-            out[key] = v
+            out[f"{prefix}{k}"] = v
     return out
 
 
-def _set(cfg: dict[str, Any], dotted: str, value: Any, source: str) -> None:
-    known = _flatten(DEFAULTS)
-    if dotted not in known:
-        close = difflib.get_close_matches(dotted, known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"unknown config key {dotted!r} (from {source}){hint}")
-    node = cfg
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        node = node[p]
-    node[leaf] = _coerce(dotted, value, known[dotted], source)
+def _type_name(kind: Any) -> str:
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    if typing.get_origin(kind) is list:
+        return f"list of {_type_name(args[0])}"
+    return getattr(kind, "__name__", str(kind))
 
 
-def _coerce(dotted: str, value: Any, default: Any, source: str) -> Any:
-    """The value in the default's type. YAML 1.1 reads ``1e-4`` (no dot) as a string, which is how
-    people write learning rates; a value of the wrong kind is an error here, not a crash in a loop."""
-    if default is None or value is None:
-        return value
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
+def _coerce(value: Any, kind: Any) -> tuple[bool, Any]:
+    """(ok, value in ``kind``). Accepts numbers YAML left as strings (``1e-4``)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return True, None
+        for option in (a for a in args if a is not type(None)):
+            ok, coerced = _coerce(value, option)
+            if ok:
+                return True, coerced
+        return False, value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        items = [_coerce(v, args[0]) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if kind is bool:
+        return isinstance(value, bool), value
+    if kind is float:
         if isinstance(value, str):
             try:
                 value = float(value)
             except ValueError:
-                pass
+                return False, value
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, str):
-        ok, value = not isinstance(value, (dict, list)), str(value)
-    else:
-        ok = isinstance(value, type(default))
+        return ok, float(value) if ok else value
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind is str:
+        return not isinstance(value, (dict, list, bool)) and value is not None, None if value is None else str(value)
+    return isinstance(value, kind), value
+
+
+def _set(cfg: TrainConfig, dotted: str, value: Any, source: str) -> None:
+    known = flat_keys()
+    if dotted not in known:
+        close = difflib.get_close_matches(dotted, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown config key {dotted!r} (from {source}){hint}")
+    kind, default = known[dotted]
+    ok, coerced = _coerce(value, kind)
     if not ok:
-        raise ConfigError(f"{dotted} (from {source}) takes a {type(default).__name__} like {default!r}, got {value!r}")
-    return value
+        raise ConfigError(f"{dotted} (from {source}) takes a {_type_name(kind)} like {default!r}, got {value!r}")
+    *parents, leaf = dotted.split(".")
+    node: Any = cfg
+    for p in parents:
+        node = getattr(node, p)
+    setattr(node, leaf, coerced)
 
 
-def load_config(preset: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
-    """``preset``: a name in train/configs (smoke, paper) or a YAML path."""
-    cfg = copy.deepcopy(DEFAULTS)
+def _check(cfg: TrainConfig) -> None:
+    for name in ("optim", "stage2"):
+        o: OptimConfig = getattr(cfg, name)
+        if any(not 0 < m < 1 for m in o.milestones) or o.milestones != sorted(o.milestones):
+            raise ConfigError(f"{name}.milestones are increasing fractions of the run in (0, 1), got {o.milestones}")
+        if not 0 <= o.warmup < 1:
+            raise ConfigError(f"{name}.warmup is a fraction of the run in [0, 1), got {o.warmup}")
+    for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):
+        if crop is not None and (len(crop) != 2 or min(crop) < 1):
+            raise ConfigError(f"{key} is [height, width], got {crop}")
+
+
+def preset_path(preset: str) -> Path:
+    path = Path(preset) if Path(preset).suffix in (".yaml", ".yml") else CONFIG_DIR / f"{preset}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"config {preset!r} not found ({path}); presets: {sorted(p.stem for p in CONFIG_DIR.glob('*.yaml'))}")
+    return path
+
+
+def load_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """``preset``: a name in train/configs (embedded, paper, smoke) or a YAML path; None: the defaults."""
+    cfg = TrainConfig()
     if preset:
-        path = Path(preset) if Path(preset).suffix in (".yaml", ".yml") else CONFIG_DIR / f"{preset}.yaml"
-        if not path.is_file():
-            raise FileNotFoundError(f"config {preset!r} not found ({path}); presets: {sorted(p.stem for p in CONFIG_DIR.glob('*.yaml'))}")
+        path = preset_path(preset)
         for key, value in _flatten(yaml.safe_load(path.read_text()) or {}).items():
             _set(cfg, key, value, str(path))
     for item in overrides or []:
@@ -100,4 +233,5 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
             raise ConfigError(f"override {item!r} is not key=value")
         key, raw = item.split("=", 1)
         _set(cfg, key, yaml.safe_load(raw), "command line")
+    _check(cfg)
     return cfg

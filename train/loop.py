@@ -13,19 +13,20 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import read_checkpoint, save_checkpoint
+from train.config import TrainConfig
 from train.distributed import DistInfo, barrier
 
 log = logging.getLogger("train")
@@ -46,9 +47,14 @@ class Job:
     steps_per_epoch: int | None
 
 
-def multistep(milestones: list[int], gamma: float) -> Callable[[int, int, int], float]:
-    """The paper's schedule (x gamma at each milestone epoch), evaluated per step."""
-    return lambda step, per_epoch, total: gamma ** bisect.bisect_right(milestones, step // per_epoch)
+def multistep(milestones: list[float], gamma: float, warmup: float = 0.0) -> Callable[[int, int, int], float]:
+    """x ``gamma`` at each milestone, given as a fraction of the run (the paper's 30/50/80 of 100
+    epochs is [0.3, 0.5, 0.8]), after an optional linear warm-up over a fraction of the run."""
+
+    def factor(step: int, per_epoch: int, total: int) -> float:
+        ramp = min(1.0, (step + 1) / (warmup * total)) if warmup > 0 else 1.0
+        return ramp * gamma ** bisect.bisect_right(milestones, step / max(total, 1))
+    return factor
 
 
 def poly(power: float) -> Callable[[int, int, int], float]:
@@ -93,11 +99,48 @@ def _set_modes(job: Job) -> None:
         module.eval()
 
 
-def fit(job: Job, cfg: dict[str, Any], dataset: RaindropCityscapesDataset, run_dir: Path, dist: DistInfo,
-        resume: bool = False) -> Path:
+@dataclass
+class Session:
+    """What the pieces of one ``fit`` share: the optimisation state and where the run stands."""
+
+    job: Job
+    cfg: TrainConfig
+    run_dir: Path
+    dist: DistInfo
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    per_epoch: int
+    total: int
+    step: int = 0
+    saved_at: int = 0
+    seconds_before: float = 0.0  # training time of earlier invocations (a resumed run adds to it)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def train_seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+
+def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistInfo, resume: bool = False) -> Path:
     """Train ``job`` and return the path of its final checkpoint (``run_dir/last.pt``)."""
+    session = _start(job, cfg, dataset, run_dir, dist)
+    if resume:
+        _resume(session)
+    sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    _train(session, dataset, sampler)
+    print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)
+    return session.ckpt_path
+
+
+def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistInfo) -> Session:
+    """Freeze what the job does not train, wrap for DDP, build optimizer and schedule."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "last.pt"
     device = dist.device
     job.pipeline.to(device)
     for module in job.frozen:
@@ -108,113 +151,135 @@ def fit(job: Job, cfg: dict[str, Any], dataset: RaindropCityscapesDataset, run_d
     model = DistributedDataParallel(job.trained, device_ids=[dist.local_rank] if device.type == "cuda" else None) \
         if dist.world > 1 else job.trained
     optimizer = job.optimizer_fn(params)
-    batch = cfg["data"]["batch_size"]
-    sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg["seed"], drop_last=True)
-    per_epoch = len(sampler) // batch
+    batch = cfg.data.batch_size
+    per_epoch = len(dataset) // dist.world // batch  # DistributedSampler(drop_last) gives each rank len // world
     if job.steps_per_epoch:
         per_epoch = min(per_epoch, job.steps_per_epoch)
     if per_epoch < 1:
-        raise ValueError(f"{job.name}: {len(dataset)} training images are fewer than one batch of {batch} per process")
+        raise DerainSegError(f"{job.name}: {len(dataset)} training images are fewer than one batch of {batch} per process")
     total = per_epoch * job.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: job.lr_factor(s, per_epoch, total))
-    amp = cfg["run"]["amp"] and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    step = 0
-    if resume and ckpt_path.is_file():
-        state = read_checkpoint(ckpt_path)
-        job.pipeline.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        configured = list(scheduler.base_lrs)
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        step = state["step"]
-        _set_rng_state(state["rng"])
-        log.info("%s: resumed at step %d of %d", job.name, step, total)
-        if configured != scheduler.base_lrs:  # the usual answer to a divergence: resume with a lower rate
-            log.info("%s: learning rate %s -> %s from the config", job.name, scheduler.base_lrs, configured)
-            scheduler.base_lrs = configured
-            for group, base in zip(optimizer.param_groups, configured, strict=True):
-                group["initial_lr"], group["lr"] = base, base * job.lr_factor(step, per_epoch, total)
-    elif resume:
-        log.info("%s: nothing to resume in %s, starting fresh", job.name, run_dir)
+    amp = cfg.run.amp and device.type == "cuda"
+    return Session(job, cfg, run_dir, dist, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=amp),
+                   per_epoch, total)
 
-    saved_at = step
 
-    def save(done: bool) -> None:
-        nonlocal saved_at
-        saved_at = step
-        sync_buffers(job.pipeline)
-        if dist.main:
-            save_checkpoint(ckpt_path, job.pipeline, stage=job.name, step=step, total_steps=total, done=done,
-                            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                            scaler=scaler.state_dict(), rng=_rng_state(), train_config=cfg)
-        barrier()
+def _resume(s: Session) -> None:
+    """Continue bit-exactly from ``last.pt``: weights, optimizer, schedule, step and every RNG."""
+    if not s.ckpt_path.is_file():
+        log.info("%s: nothing to resume in %s, starting fresh", s.job.name, s.run_dir)
+        return
+    state = read_checkpoint(s.ckpt_path)
+    s.job.pipeline.load_state_dict(state["model"])
+    s.optimizer.load_state_dict(state["optimizer"])
+    configured = list(s.scheduler.base_lrs)
+    s.scheduler.load_state_dict(state["scheduler"])
+    s.scaler.load_state_dict(state["scaler"])
+    s.step = s.saved_at = state["step"]
+    s.seconds_before = float(state.get("train_seconds", 0.0))
+    _set_rng_state(state["rng"])
+    log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
+    if configured != s.scheduler.base_lrs:  # the usual answer to a divergence: resume with a lower rate
+        log.info("%s: learning rate %s -> %s from the config", s.job.name, s.scheduler.base_lrs, configured)
+        s.scheduler.base_lrs = configured
+        for group, base in zip(s.optimizer.param_groups, configured, strict=True):
+            group["initial_lr"], group["lr"] = base, base * s.job.lr_factor(s.step, s.per_epoch, s.total)
 
-    writer, csv_file = _loggers(run_dir, dist)
-    max_steps = cfg["run"]["max_steps"]
-    every = cfg["run"]["checkpoint_every_steps"]
-    bar = tqdm(total=total, initial=step, desc=job.name, disable=not (dist.main and cfg["run"]["progress"]), unit="it")
-    while step < total and (max_steps is None or step < max_steps):
-        epoch, skip = divmod(step, per_epoch)
+
+def _save(s: Session) -> None:
+    """Atomic ``last.pt`` with everything ``_resume`` needs; every rank holds rank 0's buffers."""
+    s.saved_at = s.step
+    sync_buffers(s.job.pipeline)
+    if s.dist.main:
+        save_checkpoint(s.ckpt_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
+                        done=s.step >= s.total, optimizer=s.optimizer.state_dict(), scheduler=s.scheduler.state_dict(),
+                        scaler=s.scaler.state_dict(), rng=_rng_state(), train_config=s.cfg.to_dict(),
+                        train_seconds=s.train_seconds)
+    barrier()
+
+
+def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
+    """Epochs of shuffled batches from where ``s.step`` stands, to the end or ``run.max_steps``."""
+    cfg, job, device = s.cfg, s.job, s.dist.device
+    batch, max_steps, every = cfg.data.batch_size, cfg.run.max_steps, cfg.run.checkpoint_every_steps
+    amp = s.scaler.is_enabled()
+    logger = TrainLog(s.run_dir, job.name) if s.dist.main else None
+    bar = tqdm(total=s.total, initial=s.step, desc=job.name, disable=not (s.dist.main and cfg.run.progress), unit="it")
+
+    def finished() -> bool:
+        return s.step >= s.total or (max_steps is not None and s.step >= max_steps)
+
+    while not finished():
+        epoch, skip = divmod(s.step, s.per_epoch)
         sampler.set_epoch(epoch)
-        dataset.set_epoch(epoch)
-        order = list(sampler)[skip * batch: per_epoch * batch]
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        order = list(sampler)[skip * batch: s.per_epoch * batch]
         # Its own generator: a DataLoader draws its worker seed from it, not from the global RNG,
         # so a resumed run consumes the global RNG (dropout) exactly as an uninterrupted one.
-        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=cfg["data"]["workers"], drop_last=True,
-                            generator=torch.Generator().manual_seed(cfg["seed"] * 100_003 + epoch))
+        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=cfg.data.workers, drop_last=True,
+                            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         _set_modes(job)
         for data in loader:
             started = time.perf_counter()
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                loss, parts = job.step_fn(model, _to(data, device))
+                loss, parts = job.step_fn(s.model, _to(data, device))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"{job.name}: loss became {float(loss)} at step {step}; the checkpoint of step "
-                                         f"{saved_at} is kept in {run_dir}: lower the learning rate and --resume")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
+                raise FloatingPointError(f"{job.name}: loss became {float(loss.detach())} at step {s.step}; the checkpoint of step "
+                                         f"{s.saved_at} is kept in {s.run_dir}: lower the learning rate and --resume")
+            s.optimizer.zero_grad(set_to_none=True)
+            s.scaler.scale(loss).backward()
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
+            s.scheduler.step()
+            s.step += 1
             rate = 1 / max(time.perf_counter() - started, 1e-9)
             bar.update()
             bar.set_postfix(loss=f"{parts['total']:.4f}", it_s=f"{rate:.1f}")
-            if dist.main and (step % cfg["run"]["log_every"] == 0 or step == total):
-                _log(writer, csv_file, job.name, step, epoch, optimizer.param_groups[0]["lr"], parts, rate)
-            if (every and step % every == 0) or step % per_epoch == 0:
-                save(done=step == total)
-            if step >= total or (max_steps is not None and step >= max_steps):
+            if logger and (s.step % cfg.run.log_every == 0 or s.step == s.total):
+                logger.write(s.step, epoch, s.optimizer.param_groups[0]["lr"], parts, rate)
+            if (every and s.step % every == 0) or s.step % s.per_epoch == 0:
+                _save(s)
+            if finished():
                 break
     bar.close()
-    if saved_at != step:  # stopped between checkpoints (max_steps); otherwise the last one is current
-        save(done=step >= total)
-    if writer is not None:
-        writer.close()
-    print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)
-    return ckpt_path
+    if s.saved_at != s.step or not s.ckpt_path.is_file():  # stopped between checkpoints (max_steps)
+        _save(s)
+    if logger:
+        logger.close()
 
 
 def _to(data: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in data.items()}
 
 
-def _loggers(run_dir: Path, dist: DistInfo):
-    if not dist.main:
-        return None, None
-    from torch.utils.tensorboard import SummaryWriter
+class TrainLog:
+    """log.csv always; TensorBoard too where it is installed (the ``train`` extra), said once if not."""
 
-    return SummaryWriter(str(run_dir / "tb")), run_dir / "log.csv"
+    def __init__(self, run_dir: Path, name: str) -> None:
+        self.csv_path, self.name = run_dir / "log.csv", name
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.info("%s: tensorboard is not installed (pip install 'derain_seg_ros[train]'); logging to %s only",
+                     name, self.csv_path)
+            self.writer = None
+        else:
+            self.writer = SummaryWriter(str(run_dir / "tb"))
 
+    def write(self, step: int, epoch: int, lr: float, parts: dict[str, float], rate: float) -> None:
+        row = {"step": step, "epoch": epoch, "lr": lr, "it_per_s": round(rate, 3), **{f"loss_{k}": v for k, v in parts.items()}}
+        new = not self.csv_path.is_file()
+        with self.csv_path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        if self.writer is not None:
+            for key, value in parts.items():
+                self.writer.add_scalar(f"{self.name}/loss_{key}", value, step)
+            self.writer.add_scalar(f"{self.name}/lr", lr, step)
 
-def _log(writer, csv_path: Path, name: str, step: int, epoch: int, lr: float, parts: dict[str, float], rate: float) -> None:
-    row = {"step": step, "epoch": epoch, "lr": lr, "it_per_s": round(rate, 3), **{f"loss_{k}": v for k, v in parts.items()}}
-    new = not csv_path.is_file()
-    with csv_path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
-    for key, value in parts.items():
-        writer.add_scalar(f"{name}/loss_{key}", value, step)
-    writer.add_scalar(f"{name}/lr", lr, step)
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -1,8 +1,10 @@
-"""python train/run.py --stage 0|1|2 [--variant NAME] [--config smoke|paper|FILE] [--resume] [key=value ...]
+"""python train/run.py --stage 0|1|2 [--variant NAME] [--config embedded|paper|smoke|FILE] [--resume] [key=value ...]
 
 Stage 0 trains DeepLabv3+ on clean images; stage 1 trains A + C (L_Att + L_D); stage 2 freezes
 them and DeepLab and trains SRRN (L_R + w_H L_H). ``--variant`` runs a Table-1 training instead
-(A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT). Multi-GPU: ``torchrun --nproc_per_node N train/run.py ...``.
+(A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT). Without --config the embedded preset runs: its data
+is synthesised on first use and missing earlier stages come from this run folder or, failing
+that, from the shipped model. Multi-GPU: ``torchrun --nproc_per_node N train/run.py ...``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ if __package__ in (None, ""):  # run as a script: make `train` importable
 
 import torch  # noqa: E402
 
-from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from train import distributed  # noqa: E402
-from train.config import ConfigError, load_config  # noqa: E402
+from train.config import DEFAULT_PRESET, ConfigError, TrainConfig, load_config  # noqa: E402
+from train.datasets import train_dataset  # noqa: E402
 from train.loop import fit  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
 from train.variants import STAGE1, STAGE2, VARIANTS  # noqa: E402
@@ -28,42 +30,53 @@ from train.variants import STAGE1, STAGE2, VARIANTS  # noqa: E402
 log = logging.getLogger("train")
 
 
-def train_dataset(cfg: dict) -> RaindropCityscapesDataset:
-    d = cfg["data"]
-    return RaindropCityscapesDataset(d["root"], "train", crop=tuple(d["crop"]), flip=d["flip"], seed=cfg["seed"])
+def resolve_inits(cfg: TrainConfig) -> None:
+    """An unset init.stageK is this run's own stage K if it was trained, else the shipped model
+    (which is an embedded-preset pipeline); other presets keep it unset and ask for it."""
+    for name in ("stage0", "stage1"):
+        if getattr(cfg.init, name) is None:
+            own = Path(cfg.run.out) / name / "last.pt"
+            if own.is_file():
+                setattr(cfg.init, name, str(own))
+            elif cfg.model.preset == "embedded":
+                setattr(cfg.init, name, "shipped")
+            if getattr(cfg.init, name) is not None:
+                log.info("init.%s = %s", name, getattr(cfg.init, name))
 
 
-def run_stage(cfg: dict, stage: int, dist: distributed.DistInfo, resume: bool) -> Path:
-    torch.manual_seed(cfg["seed"])
-    out = Path(cfg["run"]["out"])
-    dataset = train_dataset(cfg)
+def run_stage(cfg: TrainConfig, stage: int, dist: distributed.DistInfo, resume: bool) -> Path:
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.run.out)
     if stage == 0:
-        return fit(stage0_job(cfg), cfg, dataset, out / "stage0", dist, resume)
+        return fit(stage0_job(cfg), cfg, train_dataset(cfg, stage0=True), out / "stage0", dist, resume)
+    dataset = train_dataset(cfg)  # first: a missing dataset is the likelier mistake
     return fit(pipeline_job(cfg, STAGE1 if stage == 1 else STAGE2), cfg, dataset, out / f"stage{stage}", dist, resume)
 
 
-def run_variant(cfg: dict, variant: str, dist: distributed.DistInfo, resume: bool) -> Path:
+def run_variant(cfg: TrainConfig, variant: str, dist: distributed.DistInfo, resume: bool) -> Path:
     """The stages of one Table-1 variant, chained; returns the last stage's checkpoint."""
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
     dataset = train_dataset(cfg)
     previous = None
     for stage in VARIANTS[variant]:
-        torch.manual_seed(cfg["seed"])
+        torch.manual_seed(cfg.seed)
         # A folder per stage, not per variant: stage names are unique, A/C and A/C/R+TJT share
         # stage 1 (trained once in an ablation, which resumes), and the layout is --stage 1/2's.
-        out = Path(cfg["run"]["out"]) / stage.name
+        out = Path(cfg.run.out) / stage.name
         previous = fit(pipeline_job(cfg, stage, init_stage1=previous), cfg, dataset, out, dist, resume)
     assert previous is not None
     return previous
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
+                                     usage="%(prog)s (--stage N | --variant NAME) [--config PRESET] [--resume] [key=value ...]",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stage", type=int, choices=(0, 1, 2))
-    group.add_argument("--variant", help=f"one of {list(VARIANTS)}")
-    parser.add_argument("--config", default=None, help="preset name (smoke, paper) or YAML file")
+    group.add_argument("--stage", type=int, choices=(0, 1, 2), help="0: DeepLabv3+, 1: A + C, 2: SRRN")
+    group.add_argument("--variant", help=f"a Table-1 training, one of {list(VARIANTS)}")
+    parser.add_argument("--config", default=DEFAULT_PRESET, help="preset name in train/configs or a YAML file")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
     parser.add_argument("overrides", nargs="*", help="dotted key=value, e.g. optim.lr=1e-4 data.root=/data")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
@@ -71,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     dist = distributed.setup()
     try:
         cfg = load_config(args.config, args.overrides)
+        resolve_inits(cfg)
         path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
         if dist.main:
             log.info("checkpoint: %s", path)
-    except (DerainSegError, ConfigError, FileNotFoundError, ValueError, FloatingPointError) as exc:  # missing data, bad config, divergence
+    except (DerainSegError, FloatingPointError) as exc:  # the user's data, config or machine; a divergence
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

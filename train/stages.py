@@ -11,42 +11,75 @@ import torch
 import torch.nn.functional as F
 
 from derain_seg_ros.labels import IGNORE_ID
-from derain_seg_ros.losses import pipeline_loss, rain_mask_target
-from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.losses import pipeline_loss
+from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
+from derain_seg_ros.runtime.shipped import shipped_checkpoint
+from train.config import ConfigError, OptimConfig, TrainConfig
 from train.loop import Job, multistep, poly
 from train.variants import Stage
 
 log = logging.getLogger("train")
+PRESETS = {"default": PipelineConfig, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
 
 
-def pipeline_config(cfg: dict[str, Any], num_srrb: int | None = None) -> PipelineConfig:
-    presets = {"default": PipelineConfig, "small": PipelineConfig.small}
-    if cfg["model"]["preset"] not in presets:
-        raise ValueError(f"model.preset must be one of {sorted(presets)}, got {cfg['model']['preset']!r}")
-    base = presets[cfg["model"]["preset"]]()
-    return replace(base, num_srrb=cfg["model"]["num_srrb"] if num_srrb is None else num_srrb)
+def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None) -> PipelineConfig:
+    """The preset's networks with the model section's choices on top."""
+    m = cfg.model
+    if m.preset not in PRESETS:
+        raise ConfigError(f"model.preset must be one of {sorted(PRESETS)}, got {m.preset!r}")
+    base = PRESETS[m.preset]()
+    coarse: CoarseConfig = base.coarse
+    if m.residual is not None:
+        coarse = replace(coarse, residual=m.residual)
+    if m.gate is not None:
+        coarse = replace(coarse, gate=m.gate)
+    return replace(base, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb)
 
 
-def load_submodules(pipeline: DerainSegPipeline, path: str | Path | None, names: tuple[str, ...], what: str) -> None:
+def _init_path(value: str | None, what: str) -> Path:
+    if value is None:
+        raise CheckpointError(f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt) "
+                              f"or to 'shipped' for the packaged model")
+    return shipped_checkpoint() if value == "shipped" else Path(value)
+
+
+def _preset_of(config: dict[str, Any]) -> str:
+    """The name of the preset whose networks a checkpoint's config describes (for error messages)."""
+    for name, make in PRESETS.items():
+        preset = make().to_dict()
+        if all(config.get(k) == preset[k] for k in ("attention", "deeplab")):
+            return name
+    return "custom"
+
+
+def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple[str, ...], what: str) -> None:
     """Copy ``names`` (e.g. attention, coarse) from a pipeline checkpoint into ``pipeline``."""
-    if path is None:
-        raise CheckpointError(f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt)")
-    state = read_checkpoint(path)["model"]
+    path = _init_path(value, what)
+    state = read_checkpoint(path)
+    own = pipeline.cfg.to_dict()
+    try:
+        theirs = PipelineConfig.from_dict(state["config"]).to_dict()  # older files lack newer keys: defaults
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: unreadable network config: {exc}") from exc
     for name in names:
+        if theirs[name] != own[name]:
+            raise CheckpointError(
+                f"init.{what}={path} holds {name} of the {_preset_of(theirs)!r} networks, but this run builds "
+                f"{_preset_of(own)!r} ones (model.preset); give a checkpoint of the same preset")
         prefix = f"{name}."
-        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        sub = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
         if not sub:
             raise CheckpointError(f"{path} holds no {name} weights")
         getattr(pipeline, name).load_state_dict(sub)
 
 
-def stage0_job(cfg: dict[str, Any]) -> Job:
+def stage0_job(cfg: TrainConfig) -> Job:
     """DeepLabv3+ on clean images with cross-entropy (255 ignored) and poly LR, as DeepLab trains."""
     pipeline = DerainSegPipeline(pipeline_config(cfg))
-    s0 = cfg["stage0"]
+    s0 = cfg.stage0
 
     def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         logits = model(to_float_nchw(batch["clean"])).logits
@@ -54,22 +87,22 @@ def stage0_job(cfg: dict[str, Any]) -> Job:
         return loss, {"ce": float(loss.detach()), "total": float(loss.detach())}
 
     return Job("stage0", pipeline, pipeline.deeplab, (pipeline.attention, pipeline.coarse, pipeline.srrn),
-               lambda p: torch.optim.SGD(p, lr=s0["lr"], momentum=s0["momentum"], weight_decay=s0["weight_decay"]),
-               poly(s0["poly_power"]), step, s0["epochs"], s0["steps_per_epoch"])
+               lambda p: torch.optim.SGD(p, lr=s0.lr, momentum=s0.momentum, weight_decay=s0.weight_decay),
+               poly(s0.poly_power), step, s0.epochs, s0.steps_per_epoch)
 
 
-def pipeline_job(cfg: dict[str, Any], stage: Stage, init_stage1: str | Path | None = None) -> Job:
+def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None = None) -> Job:
     """A Table-1 training: ``stage.trains`` learn, DeepLab (from stage 0) and the rest stay frozen."""
     pipeline = DerainSegPipeline(pipeline_config(cfg, None if stage.uses_srrn else 0))
-    if cfg["stage0"]["vainf_checkpoint"] and not cfg["init"]["stage0"]:
-        load_vainf_deeplab(cfg["stage0"]["vainf_checkpoint"], pipeline)
+    if cfg.stage0.vainf_checkpoint and not cfg.init.stage0:
+        load_vainf_deeplab(cfg.stage0.vainf_checkpoint, pipeline)
     else:
-        load_submodules(pipeline, cfg["init"]["stage0"], ("deeplab",), "stage0")
+        load_submodules(pipeline, cfg.init.stage0, ("deeplab",), "stage0")
     if "attention" not in stage.trains:
-        load_submodules(pipeline, init_stage1 or cfg["init"]["stage1"], ("attention", "coarse"), "stage1")
-    weights = stage.weights(cfg["loss"])
+        load_submodules(pipeline, str(init_stage1) if init_stage1 else cfg.init.stage1, ("attention", "coarse"), "stage1")
+    weights = stage.weights(cfg.loss)
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
-    o = cfg["optim"]
+    o: OptimConfig = getattr(cfg, stage.optim)
 
     def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         rainy, clean = to_float_nchw(batch["rainy"]), to_float_nchw(batch["clean"])
@@ -80,11 +113,12 @@ def pipeline_job(cfg: dict[str, Any], stage: Stage, init_stage1: str | Path | No
             seg_pred = out["seg"] if on_derained else pipeline.deeplab(out["coarse"])
             with torch.no_grad():
                 seg_clean = pipeline.deeplab(clean)
-        mask = rain_mask_target(rainy, clean) if weights.attention else None
+        # M_gt is the dataset's mask/ (one definition, written at synthesis), cropped with the images.
+        mask = (batch["rain_mask"] > 127).unsqueeze(1).to(rainy.dtype) if weights.attention else None
         return pipeline_loss(out, clean, weights, mask, seg_pred, seg_clean)
 
     # DDP wraps the whole pipeline (its forward is the one graph); frozen parts get requires_grad
     # False in ``fit``, so neither DDP nor the optimizer sees them.
     return Job(stage.name, pipeline, pipeline, frozen,
-               lambda p: torch.optim.Adam(p, lr=o["lr"], betas=tuple(o["betas"])),
-               multistep(o["milestones"], o["gamma"]), step, o["epochs"], o["steps_per_epoch"])
+               lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.betas[0], o.betas[1])),
+               multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch)

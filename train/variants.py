@@ -1,13 +1,16 @@
-"""The trainings of Table 1, as data: which modules learn, with which loss terms.
+"""The trainings of Table 1, as data: which modules learn, with which loss terms, on which schedule.
 
-DeepLabv3+ is always the frozen stage-0 network; only what it judges changes.
+DeepLabv3+ is always the frozen stage-0 network; only what it judges changes. This is the one
+place that says which loss terms a stage uses (stage 1: L_Att + L_D; stage 2: L_R + w_H L_H).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from derain_seg_ros.losses import LossWeights
+from train.config import LossConfig
 
 
 @dataclass(frozen=True)
@@ -15,20 +18,23 @@ class Stage:
     name: str
     trains: tuple[str, ...]  # pipeline submodules updated in this stage
     semantic: bool  # L_H on?
-    semantic_on: str = "derained"
+    semantic_on: Literal["coarse", "derained"] = "derained"
     attention: float = 1.0
     coarse: float = 1.0
     refine: float = 0.0
     uses_srrn: bool = True
+    optim: Literal["optim", "stage2"] = "optim"  # which section of the config sets its rate and schedule
 
-    def weights(self, loss_cfg: dict) -> LossWeights:
+    def weights(self, loss: LossConfig) -> LossWeights:
         return LossWeights(attention=self.attention, coarse=self.coarse, refine=self.refine,
-                           semantic=loss_cfg["semantic_weight"] if self.semantic else 0.0, semantic_on=self.semantic_on,
-                           lf_layer=loss_cfg["lf_layer"], lf_weight=loss_cfg["lf_weight"], alpha=loss_cfg["alpha"])
+                           semantic=loss.semantic_weight if self.semantic else 0.0, semantic_on=self.semantic_on,
+                           lf_layer=loss.lf_layer, lf_weight=loss.lf_weight, alpha=loss.alpha)
 
 
 STAGE1 = Stage("stage1", ("attention", "coarse"), semantic=False, uses_srrn=False)
-STAGE2 = Stage("stage2", ("srrn",), semantic=True, attention=0.0, coarse=0.0, refine=1.0)
+"""Eq. (5): L_1 = L_Att + L_D(I_C, I_gt)."""
+STAGE2 = Stage("stage2", ("srrn",), semantic=True, attention=0.0, coarse=0.0, refine=1.0, optim="stage2")
+"""Eq. (6): L_2 = L_R + w_H L_H, only the SRRN learns (w_H: loss.semantic_weight, the authors' 0.005)."""
 
 VARIANTS: dict[str, tuple[Stage, ...]] = {
     "A/C": (STAGE1,),
@@ -37,4 +43,3 @@ VARIANTS: dict[str, tuple[Stage, ...]] = {
     "A/C/R+OJT": (Stage("A_C_R_OJT", ("attention", "coarse", "srrn"), semantic=True, refine=1.0),),
     "A/C/R+TJT": (STAGE1, STAGE2),
 }
-

@@ -12,14 +12,26 @@ from derain_seg_ros.nets.layers import SkipUNet
 class CoarseNet(nn.Module):
     """pix2pixHD-style global generator with skip concatenations (authors' sizes).
 
-    The generator works on [-1, 1] images, as pix2pixHD does; the tanh output is mapped back to
-    [0, 1] so that every image between the networks shares one value range.
+    The generator works on [-1, 1] images, as pix2pixHD does. Two readings of its output:
+    - ``residual=False`` (the authors' code): the tanh output *is* the image, mapped back to [0, 1].
+      It must redraw every pixel through its narrow stem, so rain-free pixels blur and shift colour.
+    - ``residual=True``: the tanh output is a correction added to the rainy image, and the last
+      conv starts at zero, so a fresh C is the identity and rain-free pixels need not be learnt.
+      With ``gate`` the correction is multiplied by the rain map M, as the paper's own image model
+      I_r = (1 - M) I_gt + R + S says that pixels outside M need no change.
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
         super().__init__()
+        self.cfg = cfg
         self.generator = SkipUNet(4, 3, cfg.ngf, cfg.downsamplings, cfg.max_channels, cfg.blocks)
+        if cfg.residual:
+            last = self.generator.head[1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, rainy: Tensor, attention: Tensor) -> Tensor:
-        x = torch.cat([rainy * 2 - 1, attention], dim=1)
-        return (self.generator(x) + 1) / 2
+        out = self.generator(torch.cat([rainy * 2 - 1, attention], dim=1))
+        if not self.cfg.residual:
+            return (out + 1) / 2
+        return rainy + (out * attention if self.cfg.gate else out)

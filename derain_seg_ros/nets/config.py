@@ -1,7 +1,8 @@
 """Sizes of every network, in one place, so that training, export and the node build the same graph.
 
 Defaults follow the authors' public code (see PAPER.md, "What the authors' public code adds").
-``PipelineConfig.small()`` is the tiny variant used by tests and the CPU smoke runs.
+``PipelineConfig.small()`` is the tiny variant used by tests and the CPU smoke runs;
+``PipelineConfig.embedded()`` the model that ships in the package (trained on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
-BackboneName = Literal["resnet101", "resnet50", "resnet18", "tiny"]
+BackboneName = Literal["resnet101", "resnet50", "resnet18", "mobilenetv2", "tiny"]
 LFLayer = Literal["layer1", "layer4"]
 SegInputNorm = Literal["minmax_image", "minmax_batch", "clamp"]
 
@@ -31,6 +32,9 @@ class CoarseConfig:
     downsamplings: int = 4
     blocks: int = 9
     max_channels: int = 256
+    # False: the authors' C redraws the image; True: C adds a zero-initialised correction to I_r.
+    residual: bool = False
+    gate: bool = False  # residual only: the correction is multiplied by the rain map M
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,21 @@ class PipelineConfig:
             srrb=SRRBConfig(unet_ngf=8, unet_downsamplings=2, unet_max_channels=32, full_channels=8, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="tiny", aspp_channels=16, low_level_channels=8),
+        )
+
+    @classmethod
+    def embedded(cls) -> "PipelineConfig":
+        """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
+
+        Same wiring as the paper; a residual C (identity at start, so dry frames pass unharmed),
+        narrower U-Nets, and DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
+        """
+        return cls(
+            attention=AttentionConfig(channels=16, blocks=3),
+            coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True),
+            srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
+            num_srrb=2,
+            deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from derain_seg_ros.nets.config import DeepLabConfig
+from derain_seg_ros.nets.mobilenet import MobileNetV2Backbone
 from derain_seg_ros.nets.outputs import SegmentationOutput
 from derain_seg_ros.nets.resnet import ResNet
 
@@ -66,13 +67,20 @@ class DeepLabHeadV3Plus(nn.Module):
         return self.classifier(torch.cat([low, aspp], dim=1)), branches
 
 
+def build_backbone(cfg: DeepLabConfig) -> nn.Module:
+    """A ResNet, or MobileNetV2 for CPU budgets; both return (low-level, last) features."""
+    if cfg.backbone == "mobilenetv2":
+        return MobileNetV2Backbone(cfg.output_stride)
+    return ResNet(cfg.backbone, cfg.output_stride)
+
+
 class DeepLabV3Plus(nn.Module):
     """Takes an image in [0, 1] of any size; normalises it as ``cfg.input_norm`` says, in the graph."""
 
     def __init__(self, cfg: DeepLabConfig = DeepLabConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.backbone = ResNet(cfg.backbone, cfg.output_stride)
+        self.backbone = build_backbone(cfg)
         self.classifier = DeepLabHeadV3Plus(self.backbone.out_channels, self.backbone.low_level_channels, cfg)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)

@@ -1,0 +1,45 @@
+"""The training sets of a config: the main dataset (made on first use where the preset says so)
+and, for the deraining stages, any extra sets such as a fleet's own dry frames under synthetic rain."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from torch.utils.data import ConcatDataset
+
+from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
+from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+from train.config import TrainConfig
+
+log = logging.getLogger("train")
+
+
+class EpochConcat(ConcatDataset):
+    """ConcatDataset that passes ``set_epoch`` on, so every part's crops stay resumable."""
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.datasets:
+            part.set_epoch(epoch)  # type: ignore[attr-defined]
+
+
+def ensure_dataset(cfg: TrainConfig) -> Path:
+    """``data.root``; synthesised there first (with a progress bar) when missing and ``data.make_if_missing``."""
+    root = Path(cfg.data.root)
+    if not (root / "manifest.json").is_file() and cfg.data.make_if_missing:
+        height, width = cfg.data.make_size
+        log.info("no dataset at %s yet: synthesising %d procedural rainy scenes at %dx%d (seed %d), once",
+                 root, cfg.data.make_count, height, width, cfg.data.make_seed)
+        synthesize(SynthSpec(count=cfg.data.make_count, height=height, width=width, seed=cfg.data.make_seed), root,
+                   workers=max(1, cfg.data.workers), progress=cfg.run.progress)
+    return root
+
+
+def train_dataset(cfg: TrainConfig, stage0: bool = False) -> RaindropCityscapesDataset | EpochConcat:
+    """Stage 0 (segmentation) learns from the labelled main set only; the deraining stages also from
+    ``data.extra_roots`` (L_Att, L_D, L_R and L_H need no labels)."""
+    d = cfg.data
+    crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
+    roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
+    parts = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed) for r in roots]  # type: ignore[arg-type]
+    return parts[0] if len(parts) == 1 else EpochConcat(parts)
