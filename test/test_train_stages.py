@@ -17,7 +17,8 @@ from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.metrics import ConfusionMatrix
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from train.ablation import main as ablation_main
-from train.evaluate import evaluate, segment
+from derain_seg_ros.runtime.segment_only import segment
+from train.evaluate import evaluate
 from train.run import main as run_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,3 +156,47 @@ def test_evaluate_command_writes_json_and_markdown(trained: dict[str, Path], dat
     result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert result["mode"] == "rainy" and result["images"] == 2 and 0 < result["psnr_y"] < 100
     assert "| PSNR (Y, dB) |" in (tmp_path / "eval" / "metrics.md").read_text()
+
+
+def test_first_steps_of_stage2_do_not_raise_the_image_loss_above_stage1s(trained: dict[str, Path], dataset: Path) -> None:
+    """The SRRN starts as the identity; with its own rate and warm-up it must leave it only as fast
+    as that helps: on a fixed batch, in eval mode (as deployed), L_D never rises above stage 1's."""
+    from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+    from derain_seg_ros.losses import derain_loss
+    from derain_seg_ros.runtime.preprocess import to_float_nchw
+    from train.config import load_config
+    from train.stages import pipeline_job
+    from train.variants import STAGE2
+
+    cfg = load_config("smoke", [f"init.stage0={trained['stage0']}", f"init.stage1={trained['stage1']}"])
+    job = pipeline_job(cfg, STAGE2)
+    items = [RaindropCityscapesDataset(dataset, "train", crop=(32, 64), seed=1)[i] for i in range(4)]
+    batch = {k: torch.stack([it[k] for it in items]) for k in ("rainy", "clean", "rain_mask", "label")}
+    rainy, clean = to_float_nchw(batch["rainy"]), to_float_nchw(batch["clean"])
+    params = [p for p in job.pipeline.srrn.parameters()]
+    job.pipeline.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = job.optimizer_fn(params)
+    total = 4 * 6  # the smoke preset's stage 2: 4 epochs of 6 steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: job.lr_factor(s, 6, total))
+
+    def image_loss() -> float:
+        job.pipeline.eval()
+        with torch.no_grad():
+            out = job.pipeline(rainy, segment=False)
+            return float(derain_loss(out["derained"], clean))
+
+    with torch.no_grad():
+        stage1_left = float(derain_loss(job.pipeline.eval()(rainy, segment=False)["coarse"].clamp(0, 1), clean))
+    assert image_loss() == pytest.approx(stage1_left, abs=1e-6)  # a fresh SRRN is the identity
+    for _ in range(8):
+        job.pipeline.train()
+        for module in job.frozen:
+            module.eval()
+        loss, _ = job.step_fn(job.pipeline, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        assert image_loss() <= stage1_left + 1e-4

@@ -228,10 +228,15 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
         path = preset_path(preset)
         for key, value in _flatten(yaml.safe_load(path.read_text()) or {}).items():
             _set(cfg, key, value, str(path))
-    for item in overrides or []:
+    apply_overrides(cfg, overrides or [], "command line")
+    return cfg
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str], source: str) -> None:
+    """``dotted.key=value`` items (values parsed as YAML) onto ``cfg``, then the whole tree checked."""
+    for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not key=value")
         key, raw = item.split("=", 1)
-        _set(cfg, key, yaml.safe_load(raw), "command line")
+        _set(cfg, key, yaml.safe_load(raw), source)
     _check(cfg)
-    return cfg

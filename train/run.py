@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     dist = distributed.setup()
     try:
         cfg = load_config(args.config, args.overrides)
-        resolve_inits(cfg)
+        if args.stage != 0:
+            resolve_inits(cfg)
         path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
         if dist.main:
             log.info("checkpoint: %s", path)

@@ -33,3 +33,23 @@ def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
 
 def sha256_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def pack_for_shipping(checkpoint: str | Path, out: str | Path, **provenance: object) -> Path:
+    """The pipeline of a training checkpoint, without optimizer state, floats stored as fp16.
+
+    fp16 halves the file (the package carries it); loading copies it into fp32 parameters, so
+    every engine runs as before, and the card's metrics are measured on this very file.
+    """
+    import torch
+
+    from derain_seg_ros.fileio import atomic_path
+    from derain_seg_ros.runtime.checkpoint import FORMAT, read_checkpoint
+
+    state = read_checkpoint(checkpoint)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in state["model"].items()}
+    packed = {"format": FORMAT, "config": state["config"], "model": half, "stage": state.get("stage"),
+              "provenance": provenance}
+    with atomic_path(out) as tmp:
+        torch.save(packed, tmp)
+    return Path(out)

@@ -1,0 +1,112 @@
+"""python train/ship.py --run RUN_DIR --eval-data DIR [--dry-folder DIR --dry-size HxW] [--out FILE]
+
+Packs a finished embedded training (RUN_DIR/stage2/last.pt) into the file the package ships
+(fp16 storage, no optimizer state), measures it on scenes it never saw, and writes the model card
+beside it: the command that reproduces it, data seeds, wall time per stage, machine, metrics and
+the file's sha256. ``make weights`` runs the whole recipe and ends here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from derain_seg_ros.data.io import parse_size  # noqa: E402
+from derain_seg_ros.data.raindrop_cityscapes import load_manifest  # noqa: E402
+from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
+from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint  # noqa: E402
+from derain_seg_ros.runtime.shipped import MODEL_CARD, MODELS_DIR, SHIPPED_NAME, pack_for_shipping, sha256_of  # noqa: E402
+from train.evaluate import do_no_harm, evaluate, markdown  # noqa: E402
+
+RECIPE = "make weights  # = bash scripts/make_weights.sh"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def stage_times(run: Path) -> dict[str, float]:
+    return {stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan")))
+            for stage in ("stage0", "stage1", "stage2")}
+
+
+def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str, Any] | None, eval_data: Path) -> str:
+    pipeline, state = load_pipeline(out)
+    counts = pipeline.parameter_counts()
+    cfg = read_checkpoint(run / "stage2" / "last.pt")["train_config"]
+    train_manifest = load_manifest(cfg["data"]["root"])
+    eval_spec = load_manifest(eval_data)["spec"]
+    times = stage_times(run)
+    d, r, c = metrics["derained"], metrics["rainy"], metrics["clean"]
+    lines = [
+        "# Model card: the shipped embedded model", "",
+        f"`derain_seg_ros/models/{SHIPPED_NAME}`: the default of `derain-seg infer/bag/demo/export`, the node and "
+        "`train/run.py`'s frozen stages whenever no checkpoint is given.", "",
+        "| | |", "| --- | --- |",
+        f"| sha256 | `{sha256_of(out)}` |",
+        f"| size | {out.stat().st_size / 2**20:.2f} MiB (fp16 storage, loaded as fp32) |",
+        f"| networks | `PipelineConfig.embedded()`: A {counts['attention']:,}, C {counts['coarse']:,} (residual), "
+        f"SRRN {counts['srrn']:,}, DeepLabv3+ MobileNetV2 {counts['deeplab']:,}; total {counts['total']:,} parameters |",
+        f"| trained | {dt.date.today().isoformat()} on {machine()} |",
+        f"| wall time | stage 0 {times['stage0'] / 60:.1f} min, stage 1 {times['stage1'] / 60:.1f} min, stage 2 "
+        f"{times['stage2'] / 60:.1f} min; total {sum(times.values()) / 60:.1f} min |",
+        f"| training data | {train_manifest['spec']} ({train_manifest['splits']}) + extra sets {cfg['data']['extra_roots']} |",
+        f"| evaluation data | scenes it never saw: {eval_spec}, all {d['images']} items |", "",
+        "## Reproduce", "", "```bash", RECIPE, "```", "",
+        "The script trains stage 0, 1 and 2 with `train/configs/embedded.yaml` from scratch, then runs "
+        "`train/ship.py`, which writes this file. Configuration as trained:", "",
+        "```json", json.dumps(cfg, indent=1), "```", "",
+        "## Metrics (128x256, unseen seed)", "",
+        markdown({"Rainy": r, "Derained": d, "Clean (upper bound)": c}),
+        f"- Derained RGB PSNR {d['psnr_rgb'] - r['psnr_rgb']:+.2f} dB over the rainy input; "
+        f"{d['worse_than_input']} of {d['images']} images worse than their input.",
+        f"- Do no harm: a clean frame in comes out at {d['clean_in_psnr_rgb']:.2f} dB RGB PSNR on average, "
+        f"{d['clean_in_psnr_rgb_min']:.2f} dB at worst.",
+        f"- mIoU: clean in {d['clean_in_miou']:.2f} %, derained rainy in {d['miou']:.2f} % "
+        f"({100 * d['miou'] / d['clean_in_miou']:.1f} % of clean-in), rainy without deraining {r['miou']:.2f} %.",
+    ]
+    if dry is not None:
+        lines += ["", "## Real dry photos (do no harm)", "",
+                  f"{dry['images']} photos resized to {dry['size']}: output against input {dry['psnr_rgb_mean']:.2f} dB "
+                  f"RGB PSNR on average, {dry['psnr_rgb_min']:.2f} dB at worst ({dry['worst']})."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--run", type=Path, default=Path("runs/embedded"), help="the training run (stage0..2 inside)")
+    parser.add_argument("--eval-data", type=Path, required=True, help="a synthesised set of unseen scenes (all items scored)")
+    parser.add_argument("--dry-folder", type=Path, default=None, help="real dry photos for the do-no-harm line")
+    parser.add_argument("--dry-size", type=parse_size, default=None, metavar="HxW")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR / SHIPPED_NAME)
+    args = parser.parse_args(argv)
+    out = pack_for_shipping(args.run / "stage2" / "last.pt", args.out, recipe=RECIPE, date=dt.date.today().isoformat())
+    pipeline, _ = load_pipeline(out)
+    metrics = {mode: evaluate(pipeline, args.eval_data, mode, split="all") for mode in ("rainy", "derained", "clean")}
+    dry = do_no_harm(pipeline, args.dry_folder, args.dry_size) if args.dry_folder else None
+    atomic_write_bytes(out.parent / MODEL_CARD, card(out, args.run, metrics, dry, args.eval_data).encode())
+    print((out.parent / MODEL_CARD).read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
