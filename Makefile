@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 DEMO ?= outputs/demo
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test weights clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q test
+
+weights: setup  # retrain the shipped model from scratch (about an hour on 2 CPU cores), see its MODEL_CARD.md
+	VENV=$(VENV) bash scripts/make_weights.sh
 
 clean:
 	rm -rf $(VENV) outputs

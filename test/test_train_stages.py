@@ -121,16 +121,28 @@ def test_clean_against_clean_is_perfect_and_miou_is_the_segmenters_own(trained: 
     assert result["miou"] == pytest.approx(100 * confusion.miou())
 
 
-def test_ablation_report_has_the_five_variants(dataset: Path, tmp_path: Path) -> None:
-    args = ["--config", "smoke", "--out", str(tmp_path), f"data.root={dataset}", *FAST, "stage0.epochs=1",
-            "stage0.steps_per_epoch=2", "optim.epochs=1", "optim.steps_per_epoch=2"]
+def test_ablation_report_has_the_five_variants_and_the_other_c(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(trained["stage0"].parent, tmp_path / "stage0")  # a finished stage 0 is resumed, not retrained
+    args = ["--config", "smoke", "--out", str(tmp_path), f"data.root={dataset}", *FAST, "stage0.epochs=8",
+            "stage0.steps_per_epoch=5", "optim.epochs=1", "optim.steps_per_epoch=2", "stage2.epochs=1",
+            "stage2.steps_per_epoch=2", "--results", str(tmp_path / "published" / "RESULTS.md")]
     assert ablation_main(args) == 0
     report = (tmp_path / "REPORT.md").read_text()
-    header = report.splitlines()[2]
-    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT"):
+    header = next(line for line in report.splitlines() if line.startswith("| |"))
+    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT", "A/C, residual C", "Clean (upper bound)"):
         assert f"| {column} |" in header
-    assert "| mIoU (%) |" in report and (tmp_path / "figure.png").stat().st_size > 5000
+    for row in ("| mIoU (%) |", "| images worse than input (RGB PSNR) |", "| clean in: PSNR (RGB, dB) mean |",
+                "| frames/s (this CPU, batch 1) |", "| training wall time (min) |"):
+        assert row in report
+    assert (tmp_path / "figure.png").stat().st_size > 5000
+    assert (tmp_path / "published" / "results_figure.png").read_bytes() == (tmp_path / "figure.png").read_bytes()
+    assert "results_figure.png" in (tmp_path / "published" / "RESULTS.md").read_text()
+    assert len(losses(tmp_path / "stage0")) == len(losses(trained["stage0"].parent))  # stage 0 not trained again
     assert len(losses(tmp_path / "stage1")) == 2  # A/C's stage 1 is A/C/R+TJT's: trained once (2 steps), not twice
+    assert read_checkpoint(tmp_path / "residual_C" / "stage1" / "last.pt")["config"]["coarse"]["residual"] is True
+    assert read_checkpoint(tmp_path / "stage1" / "last.pt")["config"]["coarse"]["residual"] is False  # smoke: the authors' C
 
 
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(

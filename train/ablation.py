@@ -37,6 +37,7 @@ from train import distributed  # noqa: E402
 from train.config import DEFAULT_PRESET, TrainConfig, apply_overrides, load_config  # noqa: E402
 from train.evaluate import evaluate, markdown  # noqa: E402
 from train.run import run_stage, run_variant  # noqa: E402
+from train.stages import pipeline_config  # noqa: E402
 from train.ship import machine  # noqa: E402
 from train.variants import VARIANTS  # noqa: E402
 
@@ -53,9 +54,14 @@ class Row:
     folder: str | None = None  # sub-folder of the run (None: the run folder, sharing stage 1 between variants)
 
 
-ROWS: tuple[Row, ...] = tuple(Row(name, name) for name in VARIANTS) + (
-    Row("A/C, authors' C", "A/C", ("model.residual=false",), "authors_C"),
-)
+def table_rows(cfg: TrainConfig) -> list[Row]:
+    """The five variants, and A/C with the other reading of C than the preset's (residual or the authors')."""
+    residual = pipeline_config(cfg).coarse.residual
+    other = Row("A/C, authors' C", "A/C", ("model.residual=false",), "authors_C") if residual else \
+        Row("A/C, residual C", "A/C", ("model.residual=true",), "residual_C")
+    return [Row(name, name) for name in VARIANTS] + [other]
+
+
 EXTRA_ROWS = (("frames/s (this CPU, batch 1)", "fps", "{:.1f}"), ("parameters", "parameters", "{:,}"),
               ("training wall time (min)", "train_minutes", "{:.1f}"))
 
@@ -114,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: run.out of the config)")
     parser.add_argument("--results", type=Path, default=None, help="also write the report here (e.g. train/RESULTS.md)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on at most this many test images")
-    parser.add_argument("--rows", nargs="*", default=None, help=f"train and score only these rows (default all: {[r.name for r in ROWS]})")
+    parser.add_argument("--rows", nargs="*", default=None,
+                        help=f"train and score only these rows (default: all, {list(VARIANTS)} and A/C with the other C)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -131,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     dist = distributed.DistInfo()
     stage0 = run_stage(cfg, 0, dist, resume=True)
     cfg.init.stage0 = str(stage0)
-    rows = [r for r in ROWS if args.rows is None or r.name in args.rows]
+    rows = [r for r in table_rows(cfg) if args.rows is None or r.name in args.rows]
     trained = {row.name: train_row(cfg, row, dist) for row in rows}
     data, halves = cfg.data.root, cfg.data.eval_halves
     reference, _ = load_pipeline(next(iter(trained.values()))[0])
