@@ -44,6 +44,7 @@ class DataConfig:
     batch_size: int = 6
     workers: int = 2
     flip: bool = True
+    dry_fraction: float = 0.0  # deraining stages: share of items served dry (rainy = clean), to learn to leave them alone
     eval_halves: bool = False
     # A missing dataset at ``root`` is synthesised on first use (procedural scenes) when this is on.
     make_if_missing: bool = False
@@ -209,6 +210,8 @@ def _check(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name}.milestones are increasing fractions of the run in (0, 1), got {o.milestones}")
         if not 0 <= o.warmup < 1:
             raise ConfigError(f"{name}.warmup is a fraction of the run in [0, 1), got {o.warmup}")
+    if not 0 <= cfg.data.dry_fraction < 1:
+        raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
     for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):
         if crop is not None and (len(crop) != 2 or min(crop) < 1):
             raise ConfigError(f"{key} is [height, width], got {crop}")

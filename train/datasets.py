@@ -6,13 +6,44 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from torch.utils.data import ConcatDataset
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
 from train.config import TrainConfig
 
 log = logging.getLogger("train")
+DRY_STREAM = 0xD27  # SeedSequence stream of the dry-item draw (no other draw uses it)
+
+
+class DryMix(Dataset):
+    """Serves a seeded ``fraction`` of items dry (rainy := clean, empty rain map).
+
+    A car drives mostly in dry weather: a deraining front-end that never saw a dry frame in
+    training has no reason to leave one alone. Which items are dry depends on (seed, epoch, index)
+    only, so runs stay resumable and identical across DataLoader workers.
+    """
+
+    def __init__(self, dataset: Dataset, fraction: float, seed: int) -> None:
+        self.dataset, self.fraction, self.seed, self.epoch = dataset, fraction, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.dataset[index]
+        if np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index, DRY_STREAM])).random() < self.fraction:
+            item = {**item, "rainy": item["clean"].clone(), "rain_mask": torch.zeros_like(item["rain_mask"])}
+        return item
 
 
 class EpochConcat(ConcatDataset):
@@ -35,11 +66,12 @@ def ensure_dataset(cfg: TrainConfig) -> Path:
     return root
 
 
-def train_dataset(cfg: TrainConfig, stage0: bool = False) -> RaindropCityscapesDataset | EpochConcat:
+def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     """Stage 0 (segmentation) learns from the labelled main set only; the deraining stages also from
     ``data.extra_roots`` (L_Att, L_D, L_R and L_H need no labels)."""
     d = cfg.data
     crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
     roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
     parts = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed) for r in roots]  # type: ignore[arg-type]
-    return parts[0] if len(parts) == 1 else EpochConcat(parts)
+    dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
+    return DryMix(dataset, d.dry_fraction, cfg.seed) if d.dry_fraction > 0 and not stage0 else dataset
