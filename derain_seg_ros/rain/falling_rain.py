@@ -29,10 +29,11 @@ from derain_seg_ros.rain.glass_drops import disc_kernel
 
 MP_N0 = 8000.0  # Marshall-Palmer intercept, m^-3 mm^-1
 MAX_DIAMETER_MM = 6.0  # larger drops break up while falling
+MIN_DIAMETER_MM = 0.3  # smaller drops never make a visible streak here (and the speed law below fails under ~0.2 mm)
 
 
 def terminal_speed(diameter_mm: np.ndarray | float) -> np.ndarray:
-    """m/s (Atlas, Srivastava & Sekhon 1973)."""
+    """m/s (Atlas, Srivastava & Sekhon 1973; for 0.3 to 6 mm)."""
     return np.maximum(9.65 - 10.3 * np.exp(-0.6 * np.asarray(diameter_mm, np.float64)), 0.1)
 
 
@@ -45,7 +46,7 @@ def opacity_bound(exposure_s: float, gain: float = 1.0) -> float:
     """The largest alpha one streak can have: a drop covers a pixel for at most D / v(D) (the 6 mm drop's
     0.64 ms, Garg & Nayar's tau bound for the sizes that reach the ground), times pi / 4 for its round
     footprint, over the exposure; ``gain`` is the preset's visibility calibration."""
-    d = np.linspace(0.1, MAX_DIAMETER_MM, 200)
+    d = np.linspace(MIN_DIAMETER_MM, MAX_DIAMETER_MM, 200)
     tau = float(np.max(d / 1000.0 / terminal_speed(d)))
     return min(1.0, gain * math.pi / 4 * tau / exposure_s)
 
@@ -92,7 +93,7 @@ def render_streak_opacity(height: int, width: int, camera: Camera, focus_m: floa
     half_w, half_h = (width / 2 + 0.1 * width) / fx, (height / 2 + 0.1 * height) / fy  # tan of the half fields, with a margin
     stats = StreakStats()
     total = np.zeros((height, width), np.float32)
-    grid = np.linspace(0.3, MAX_DIAMETER_MM, 120)
+    grid = np.linspace(MIN_DIAMETER_MM, MAX_DIAMETER_MM, 120)
     budget = cond.max_streaks
     for z0, z1 in zip(edges[:-1], edges[1:], strict=True):
         # The smallest drop that still makes a visible streak at this slab's near edge.

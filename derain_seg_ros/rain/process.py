@@ -1,4 +1,8 @@
-"""The rain process over time: dry -> streaks -> drops accumulate -> grow and merge -> slide down.
+"""The legacy preset's rain process over time: dry -> streaks -> drops accumulate -> grow and merge -> slide down.
+
+The first renderer, kept unchanged so that datasets made with it regenerate byte for byte
+(``--rain-preset legacy``); the default is the camera-model renderer of rain/car.py. Drop sizes
+here are fractions of the image width, streaks are DID-MDN-style noise.
 
 Only the drop *state* is simulated step by step (cheap); pixels are rendered for the one step
 asked for. Everything comes from ``seed``: the same (seed, step) gives the same bytes.

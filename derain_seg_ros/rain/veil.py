@@ -33,8 +33,7 @@ class VeilParams:
     glare: float = 0.0  # weight of the extra bloom around highlights (0: off)
     max_depth_m: float = 300.0
     camera_height_m: float = 1.4
-    scatter_sigma_frac: float = 0.03  # halo width, fraction of the image width
-    glare_sigma_frac: float = 0.01
+    scatter_sigma_frac: float = 0.02  # halo width (Gaussian sigma), fraction of the image width
     highlight: float = 0.85  # luminance above which a pixel is a light source for the glare
 
     @classmethod
@@ -77,14 +76,17 @@ def atmosphere(image: np.ndarray, camera: Camera, p: VeilParams) -> tuple[np.nda
 
 
 def wet_glass(image: np.ndarray, p: VeilParams) -> np.ndarray:
-    """(1 - h) X + h halo(X), plus the bloom of highlights: the light the wet glass scatters."""
-    w = image.shape[1]
-    out = image
-    if p.scatter > 0:
-        out = cv2.addWeighted(image, 1 - p.scatter, _wide_blur(image, p.scatter_sigma_frac * w), p.scatter, 0.0)
+    """(1 - h) X + halo(h X + g highlights(X)): the light the wet glass scatters, and the glare of bright sources.
+
+    One halo carries both (one wide blur per frame, the cost that matters at 2048 wide).
+    """
+    if p.scatter <= 0 and p.glare <= 0:
+        return image
+    source = image * np.float32(p.scatter)
     if p.glare > 0:
         lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        hot = np.clip((lum - p.highlight) / (1 - p.highlight), 0, 1)[..., None] * image
+        hot = np.clip((lum - p.highlight) * np.float32(1 / (1 - p.highlight)), 0, 1)
         if hot.any():
-            out = cv2.scaleAdd(_wide_blur(hot, p.glare_sigma_frac * w), p.glare, out)
-    return out.astype(np.float32, copy=False)
+            source += (np.float32(p.glare) * hot)[..., None] * image
+    halo = _wide_blur(source, p.scatter_sigma_frac * image.shape[1])
+    return cv2.scaleAdd(image, 1 - p.scatter, halo)
