@@ -148,7 +148,7 @@ def make_item(spec: SynthSpec, out: Path, index: int, split: str) -> dict[str, A
     renderer = renderer_for(spec)
     rain_seed = _rain_seed(spec, sequence)
     time_step = _time_step(spec, sequence, position, rain_seed, renderer.num_steps)
-    frame = renderer.render(clean, rain_seed, time_step)
+    frame = renderer.render(clean, rain_seed, time_step, layers=False)
     files = {folder: f"{folder}/{name}.png" for folder in FOLDERS}
     write_png(out / files["rainy"], frame.rainy)
     write_png(out / files["clean"], clean)

@@ -22,7 +22,8 @@ class RainRenderer(Protocol):
     preset: str
     num_steps: int  # time steps of the rain process; step 0 is dry
 
-    def render(self, clean: np.ndarray, seed: int, time_step: int) -> RainFrame: ...
+    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
+        """``layers=False``: only the frame and M are needed (synthesis); a renderer may then leave S and V out."""
 
     def describe(self) -> dict[str, Any]:
         """The renderer's fixed parameters, JSON-ready, for the manifest."""
@@ -35,7 +36,8 @@ class LegacyRenderer:
         self.params = params or RainProcessParams()
         self.num_steps = self.params.num_steps
 
-    def render(self, clean: np.ndarray, seed: int, time_step: int) -> RainFrame:
+    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
+        del layers  # the legacy renderer always has its layers
         return render_rainy(clean, seed, time_step, self.params)
 
     def describe(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Two parts, both lowering contrast:
 - the atmosphere (the rain-accumulation / haze term of Yang et al. 2017 and DID-MDN,
   O = t B + (1 - t) A): transmission t = exp(-sigma d) over a depth d, airlight A. Frames come
   without depth (below). sigma grows with the rain
-  rate (meteorological visibility ~3/sigma: ~6 km in light, ~2 km in moderate, <1 km in heavy rain).
+  rate (meteorological visibility ~3/sigma: ~8 km in light, ~3 km in moderate, ~1 km in heavy rain).
   Frames come without depth, so d is a flat-road prior: the road below the horizon (camera at
   ``camera_height_m``, horizon at the principal point's row), ``max_depth_m`` at and above it. It
   hazes the sky and the far road right and a near building above the horizon too much (a street
@@ -31,16 +31,16 @@ class VeilParams:
     extinction_per_km: float  # sigma
     scatter: float  # h, fraction of light the wet glass spreads into the halo
     glare: float = 0.0  # weight of the extra bloom around highlights (0: off)
-    max_depth_m: float = 300.0
+    max_depth_m: float = 200.0
     camera_height_m: float = 1.4
     scatter_sigma_frac: float = 0.02  # halo width (Gaussian sigma), fraction of the image width
     highlight: float = 0.85  # luminance above which a pixel is a light source for the glare
 
     @classmethod
     def for_rain(cls, rain_mmh: float, glare: bool = True) -> "VeilParams":
-        """The veil of a rain rate: extinction 0.25 R^0.75 per km, wet-glass scatter 0.25 (1 - exp(-R / 25))."""
+        """The veil of a rain rate: extinction 0.2 R^0.75 per km, wet-glass scatter 0.25 (1 - exp(-R / 25))."""
         scatter = 0.25 * (1 - math.exp(-max(rain_mmh, 0.0) / 25.0))
-        return cls(0.25 * max(rain_mmh, 0.0) ** 0.75, scatter, 1.5 * scatter if glare else 0.0)
+        return cls(0.2 * max(rain_mmh, 0.0) ** 0.75, scatter, 1.5 * scatter if glare else 0.0)
 
 
 def depth_prior(height: int, width: int, camera: Camera, p: VeilParams) -> np.ndarray:
@@ -58,13 +58,9 @@ def airlight(image: np.ndarray) -> np.ndarray:
     return np.full(3, level, np.float32)
 
 
-def _wide_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
-    """A Gaussian blur of a large sigma, taken at reduced resolution (the halo is smooth by nature)."""
-    h, w = image.shape[:2]
-    factor = int(max(1, min(8, sigma_px // 4)))
-    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA) if factor > 1 else image
-    small = cv2.GaussianBlur(small, (0, 0), max(sigma_px / factor, 0.5), borderType=cv2.BORDER_REFLECT_101)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else small
+def _factor(sigma_px: float) -> int:
+    """How much smaller a Gaussian of ``sigma_px`` can be taken: it stays >= 4 px there (the halo is smooth by nature)."""
+    return int(max(1, min(8, sigma_px // 4)))
 
 
 def atmosphere(image: np.ndarray, camera: Camera, p: VeilParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,15 +74,21 @@ def atmosphere(image: np.ndarray, camera: Camera, p: VeilParams) -> tuple[np.nda
 def wet_glass(image: np.ndarray, p: VeilParams) -> np.ndarray:
     """(1 - h) X + halo(h X + g highlights(X)): the light the wet glass scatters, and the glare of bright sources.
 
-    One halo carries both (one wide blur per frame, the cost that matters at 2048 wide).
+    One halo carries both, and it is built at reduced resolution (the one wide blur per frame is
+    the cost that matters at 2048 wide).
     """
     if p.scatter <= 0 and p.glare <= 0:
         return image
-    source = image * np.float32(p.scatter)
+    h, w = image.shape[:2]
+    sigma = p.scatter_sigma_frac * w
+    factor = _factor(sigma)
+    size = (max(1, w // factor), max(1, h // factor))
+    source = cv2.resize(image, size, interpolation=cv2.INTER_AREA) * np.float32(p.scatter)
     if p.glare > 0:
         lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         hot = np.clip((lum - p.highlight) * np.float32(1 / (1 - p.highlight)), 0, 1)
-        if hot.any():
-            source += (np.float32(p.glare) * hot)[..., None] * image
-    halo = _wide_blur(source, p.scatter_sigma_frac * image.shape[1])
+        if hot.any():  # the highlights are thresholded at full resolution, so small bright sources glare too
+            source += cv2.resize(hot[..., None] * image, size, interpolation=cv2.INTER_AREA) * np.float32(p.glare)
+    halo = cv2.GaussianBlur(source, (0, 0), max(sigma / factor, 0.5), borderType=cv2.BORDER_REFLECT_101)
+    halo = cv2.resize(halo, (w, h), interpolation=cv2.INTER_LINEAR)
     return cv2.scaleAdd(image, 1 - p.scatter, halo)
