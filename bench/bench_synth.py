@@ -47,9 +47,10 @@ def run_one(size: str, preset: str, count: int, workers: int, seed: int) -> dict
 def append(rows: list[dict], path: Path) -> None:
     """Append a dated table (earlier results are kept), written atomically."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python bench/bench_synth.py", *sys.argv[1:]])
     lines = ["", "## derain-seg synth: images per second, car preset vs legacy", "",
              f"{stamp} · CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores · numpy {np.__version__}"
-             f" · OpenCV {cv2.__version__} · `python bench/bench_synth.py {' '.join(sys.argv[1:])}`".rstrip(), "",
+             f" · OpenCV {cv2.__version__} · `{command}` · the load average includes the benchmark's own workers", "",
              "| size | preset | images | workers | wall s | images/s | load avg (1 min) during | light/medium/heavy |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
