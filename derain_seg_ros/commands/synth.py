@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-stride", type=int, default=1, help="video: take every n-th frame")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (or the PNG path with --preview)")
     parser.add_argument("--count", type=int, default=None,
-                        help="number of images, split 3000/479 of 3479 scaled (default: 3479; folder/video: one per frame)")
-    parser.add_argument("--size", default=None, help="HxW (default 1024x2048 for synthcity, the source's own size otherwise)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1)
+                        help="number of images, split 3000/479 of 3479 scaled; None: 3479, or one per frame for folder/video")
+    parser.add_argument("--size", default=None, help="HxW; None: 1024x2048 for synthcity (256x512 for its preview), the frames' own size otherwise")
+    parser.add_argument("--seed", type=int, default=0, help="the dataset seed (scenes, rain, split)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--sequence-length", type=int, default=1, help="frames per scene walking through the rain process")
     parser.add_argument("--rain-preset", choices=("car", "legacy"), default="car",
                         help="car: camera-model rain (defocused windscreen drops, faint streaks, veil); legacy: the first renderer, bytes as before")
@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default="car",
                         help="car preset: a camera preset (car, wide, cityscapes), hfov=DEG, or k=fx,fy,cx,cy@WxH (sensor_msgs/CameraInfo K)")
     parser.add_argument("--camera-info", type=Path, help="car preset: a ROS camera calibration YAML (camera_matrix, image_width/height); overrides --camera")
-    parser.add_argument("--preview", action="store_true", help="write a contact sheet (synthcity: the rain process; folder/video: frames at every density and focus) and exit")
+    parser.add_argument("--preview", action="store_true",
+                        help="write a contact sheet and exit (synthcity: densities, the process, both focus modes; other sources: --count frames at every density and focus)")
 
 
 def run(args: argparse.Namespace) -> int:
