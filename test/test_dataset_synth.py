@@ -103,13 +103,13 @@ def test_synth_cli_end_to_end(tmp_path: Path) -> None:
 
 
 def test_a_resumed_run_renders_only_what_is_missing(tmp_path: Path, monkeypatch) -> None:
-    from derain_seg_ros.data import raindrop_cityscapes
+    from derain_seg_ros.data.synthcity import SynthCitySource
 
     synthesize(SPEC, tmp_path, progress=False)
     (tmp_path / "items" / "synthcity_000002.json").unlink()
     rendered: list[int] = []
-    real_scene = raindrop_cityscapes._scene
-    monkeypatch.setattr(raindrop_cityscapes, "_scene", lambda spec, sequence: rendered.append(sequence) or real_scene(spec, sequence))
+    real_scene = SynthCitySource.scene
+    monkeypatch.setattr(SynthCitySource, "scene", lambda self, index: rendered.append(index) or real_scene(self, index))
     synthesize(SPEC, tmp_path, progress=False)
     assert rendered == [2]
 

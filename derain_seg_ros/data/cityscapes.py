@@ -18,6 +18,9 @@ PAPER_COLUMNS = (64, 1984)  # of 2048: the paper's 1024 x 1920 crop
 
 
 class CityscapesSource(Sequence[NamedScene]):
+    kind = "cityscapes"
+    named_frames = True
+
     def __init__(self, root: str | os.PathLike, split: str = "train", crop_columns: bool = False, require_labels: bool = True) -> None:
         self.root = Path(root)
         splits = [s for s in SPLITS if (self.root / "leftImg8bit" / s).is_dir()] if split == "all" else [split]
@@ -30,6 +33,7 @@ class CityscapesSource(Sequence[NamedScene]):
         if not self.images:
             raise FileNotFoundError(f"no *_leftImg8bit.png under {self.root / 'leftImg8bit'} for split {split!r}")
         self.crop_columns, self.require_labels = crop_columns, require_labels
+        self.has_labels = require_labels
 
     def label_path(self, image_path: Path) -> Path:
         split, city = image_path.parent.parent.name, image_path.parent.name
@@ -44,6 +48,9 @@ class CityscapesSource(Sequence[NamedScene]):
         return self.images[index].name[: -len("_leftImg8bit.png")]
 
     def __getitem__(self, index: int) -> NamedScene:  # type: ignore[override]
+        return self.scene(index)
+
+    def scene(self, index: int) -> NamedScene:
         path = self.images[index]
         image = read_rgb(path)
         label_path = self.label_path(path)

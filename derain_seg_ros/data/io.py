@@ -41,12 +41,16 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     return atomic_write_bytes(path, encoded.tobytes())
 
 
+class SizeError(DerainSegError, ValueError):
+    """A --size that is not HxW with positive integers (the command line prints it as one line)."""
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'256x512' -> (256, 512)."""
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"a size looks like 256x512 (HxW), got {text!r}") from None
+        raise SizeError(f"a size looks like 256x512 (HxW), got {text!r}") from None
     if height <= 0 or width <= 0:
-        raise ValueError(f"a size must be positive, got {text!r}")
+        raise SizeError(f"a size must be positive, got {text!r}")
     return height, width

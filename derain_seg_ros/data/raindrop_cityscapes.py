@@ -1,13 +1,16 @@
 """Raindrop-Cityscapes on disk: synthesise it from a scene source, and read its manifest.
 
-Layout: OUT/{rainy,clean,mask,label}/<name>.png and OUT/manifest.json. Each item's PNGs are
-followed by a small record OUT/items/<name>.json with their sha256; a restarted run keeps every
-item whose record and files agree and redoes the rest, so a killed run resumes and ends with the
-same bytes as one that was never interrupted. The manifest is written last.
+Layout: OUT/{rainy,clean,mask,label}/<name>.png and OUT/manifest.json. mask/ holds M_gt, the one
+rain-mask definition (rain/mask.py). Items from a source without labels (a folder of frames, a
+video) get an all-255 (ignore) label and ``"labels": false``. Each item's PNGs are followed by a
+small record OUT/items/<name>.json with their sha256; a restarted run keeps every item whose record
+and files agree and redoes the rest, so a killed run resumes and ends with the same bytes as one
+that was never interrupted. The manifest is written last.
 
 Each image is its own scene at a random step of the rain process by default; with
 ``sequence_length`` T > 1, T consecutive items show one scene at evenly spaced steps, and the
-train/test split keeps whole sequences together (no scene in both).
+train/test split keeps whole sequences together (no scene in both). Seeds come from
+``SeedSequence`` streams (rain/seeds.py); the legacy preset keeps the first seeding.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,31 +30,25 @@ import numpy as np
 from tqdm import tqdm
 
 from derain_seg_ros.data.io import ImageFileError, read_gray, read_rgb, write_png
+from derain_seg_ros.data.sources import SceneSource, open_source
+from derain_seg_ros.data.synth_spec import PAPER_TOTAL, PAPER_TRAIN, SynthSpec
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
-from derain_seg_ros.rain.process import RainProcessParams, render_rainy
+from derain_seg_ros.labels import IGNORE_ID
+from derain_seg_ros.rain import seeds
+from derain_seg_ros.rain.mask import rain_mask
+from derain_seg_ros.rain.renderers import RainRenderer, make_renderer
 
 log = logging.getLogger(__name__)
-MANIFEST_VERSION = 1
-PAPER_TOTAL, PAPER_TRAIN = 3479, 3000
+MANIFEST_VERSION = 2  # 2: mask/ is M_gt (rain/mask.py), items may lack labels; 1 (still read): mask = grey diff OR drops
+READABLE_VERSIONS = (1, 2)
 FOLDERS = ("rainy", "clean", "mask", "label")
+MASK_DEFINITION = "|gray601(rainy) - gray601(clean)| > 5 on 0..255 (rain/mask.py)"
+__all__ = ["PAPER_TOTAL", "PAPER_TRAIN", "SynthSpec", "synthesize", "load_manifest", "read_item"]
 
 
 class ManifestError(DerainSegError, RuntimeError):
     """A dataset folder without a readable manifest."""
-
-
-@dataclass(frozen=True)
-class SynthSpec:
-    source: str = "synthcity"  # or 'cityscapes'
-    root: str | None = None  # Cityscapes root
-    split: str = "train"  # Cityscapes split to draw scenes from
-    count: int = PAPER_TOTAL
-    height: int | None = 1024  # None: the source's own size
-    width: int | None = 2048
-    seed: int = 0
-    sequence_length: int = 1
-    crop_columns: bool = False  # Cityscapes: the paper's columns 64:1984 before any resize
 
 
 def split_counts(total: int) -> tuple[int, int]:
@@ -60,11 +57,12 @@ def split_counts(total: int) -> tuple[int, int]:
     return train, total - train
 
 
-def assign_splits(total: int, seed: int, sequence_length: int = 1) -> list[str]:
+def assign_splits(total: int, seed: int, sequence_length: int = 1, legacy_seeds: bool = False) -> list[str]:
     """A seeded shuffle of whole sequences into train and test."""
     sequences = (total + sequence_length - 1) // sequence_length
     train_target, _ = split_counts(total)
-    order = np.random.default_rng(np.random.SeedSequence([seed, 7])).permutation(sequences)
+    entropy = np.random.SeedSequence([seed, 7]) if legacy_seeds else seeds.stream(seed, 0, seeds.SPLIT)
+    order = np.random.default_rng(entropy).permutation(sequences)
     splits, train = ["test"] * total, 0
     for seq in order:
         members = range(seq * sequence_length, min(total, (seq + 1) * sequence_length))
@@ -76,48 +74,38 @@ def assign_splits(total: int, seed: int, sequence_length: int = 1) -> list[str]:
     return splits
 
 
-def _item_seed(seed: int, sequence: int) -> int:
-    return int(np.random.SeedSequence([seed, sequence]).generate_state(1)[0])
-
-
-def _item_name(spec: SynthSpec, index: int, sequence: int) -> str:
-    """Cheap (no image is read or drawn): a resumed run checks what exists before rendering."""
-    if spec.source == "synthcity":
-        return f"synthcity_{index:06d}"
-    if spec.source == "cityscapes":
-        source = _cityscapes(spec.root or "", spec.split, spec.crop_columns)
-        return f"{source.name(sequence % len(source))}_{index:06d}"
-    raise ValueError(f"unknown source {spec.source!r}; choose synthcity or cityscapes")
-
-
-def _scene(spec: SynthSpec, sequence: int) -> tuple[np.ndarray, np.ndarray]:
-    """The clean image and its trainIds; every frame of a sequence shares its scene."""
-    if spec.source == "synthcity":
-        from derain_seg_ros.data.synthcity import generate_scene
-
-        scene = generate_scene(_item_seed(spec.seed, sequence), spec.height or 1024, spec.width or 2048)
-        return scene.image, scene.label
-    source = _cityscapes(spec.root or "", spec.split, spec.crop_columns)
-    item = source[sequence % len(source)]
-    image, label = item.image, item.label
-    if spec.height and spec.width and image.shape[:2] != (spec.height, spec.width):
-        image = cv2.resize(image, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
-        label = cv2.resize(label, (spec.width, spec.height), interpolation=cv2.INTER_NEAREST)
-    return image, label
+def item_name(source: SceneSource, index: int, sequence: int) -> str:
+    """Cheap (nothing is read or drawn): a resumed run checks what exists before rendering."""
+    if not source.named_frames:
+        return source.name(index)
+    return f"{source.name(sequence % len(source))}_{index:06d}"
 
 
 @lru_cache(maxsize=4)
-def _cityscapes(root: str, split: str, crop_columns: bool = False):
-    """One directory scan per worker process, not one per item."""
-    from derain_seg_ros.data.cityscapes import CityscapesSource
-
-    return CityscapesSource(root, split, crop_columns=crop_columns)
+def renderer_for(spec: SynthSpec) -> RainRenderer:
+    return make_renderer(spec.rain_preset, spec.focus, spec.camera)
 
 
-def rain_mask(rainy: np.ndarray, clean: np.ndarray, drop_mask: np.ndarray, threshold: int = 5) -> np.ndarray:
-    """uint8 0/255: the drops plus every pixel whose grey level moved by more than ``threshold``."""
-    diff = np.abs(cv2.cvtColor(rainy, cv2.COLOR_RGB2GRAY).astype(np.int16) - cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY).astype(np.int16))
-    return ((diff > threshold) | drop_mask).astype(np.uint8) * 255
+def _rain_seed(spec: SynthSpec, sequence: int) -> int:
+    if spec.legacy_seeds:  # the first seeding; its rain seed of dataset seed s equals the scene seed of s + 1
+        return int(np.random.SeedSequence([spec.seed + 1, sequence]).generate_state(1)[0])
+    return seeds.stream_int(spec.seed, sequence, seeds.RAIN)
+
+
+def _time_step(spec: SynthSpec, sequence: int, position: int, rain_seed: int, num_steps: int) -> int:
+    steps = range(1, num_steps)  # never the dry step 0
+    if spec.sequence_length > 1:
+        return steps[position * (len(steps) - 1) // (spec.sequence_length - 1)]
+    rng = np.random.default_rng(rain_seed) if spec.legacy_seeds else seeds.stream_rng(spec.seed, sequence, seeds.TIME_STEP)
+    return int(rng.choice(steps))
+
+
+def _fit(image: np.ndarray, label: np.ndarray | None, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    if spec.height and spec.width and image.shape[:2] != (spec.height, spec.width):
+        image = cv2.resize(image, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
+        if label is not None:
+            label = cv2.resize(label, (spec.width, spec.height), interpolation=cv2.INTER_NEAREST)
+    return image, label
 
 
 def _sha256(path: Path) -> str:
@@ -128,39 +116,46 @@ def _write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
-def _record_ok(out: Path, record_path: Path) -> dict[str, Any] | None:
-    """The item's record if every file it lists is there with the recorded checksum."""
+def spec_digest(spec: SynthSpec) -> str:
+    """Names what made an item: a rerun with another seed, source or preset into the same folder redoes it."""
+    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _record_ok(out: Path, record_path: Path, spec_sha: str) -> dict[str, Any] | None:
+    """The item's record if the same spec made it and every file it lists is there with the recorded checksum."""
     try:
         record = json.loads(record_path.read_text())
-        if all(_sha256(out / rel) == digest for rel, digest in record["sha256"].items()):
+        if record.get("spec_sha") == spec_sha and all(_sha256(out / rel) == sha for rel, sha in record["sha256"].items()):
             return record
     except (OSError, ValueError, KeyError):
         pass
     return None
 
 
-def make_item(spec: SynthSpec, out: Path, index: int, split: str, params: RainProcessParams) -> dict[str, Any]:
+def make_item(spec: SynthSpec, out: Path, index: int, split: str) -> dict[str, Any]:
     """Render and write one item (or keep it, if a previous run already wrote it soundly)."""
+    source = open_source(spec)
     sequence, position = divmod(index, spec.sequence_length)
-    name = _item_name(spec, index, sequence)
+    name = item_name(source, index, sequence)
     record_path = out / "items" / f"{name}.json"
-    if (kept := _record_ok(out, record_path)) is not None:
+    if (kept := _record_ok(out, record_path, spec_digest(spec))) is not None:
         return kept
-    clean, label = _scene(spec, sequence)
-    rain_seed = _item_seed(spec.seed + 1, sequence)
-    steps = range(1, params.num_steps)
-    if spec.sequence_length > 1:
-        time_step = steps[position * (len(steps) - 1) // (spec.sequence_length - 1)]
-    else:
-        time_step = int(np.random.default_rng(rain_seed).choice(steps))
-    frame = render_rainy(clean, rain_seed, time_step, params)
+    scene = source.scene(sequence % len(source))
+    clean, label = _fit(scene.image, scene.label, spec)
+    labelled = label is not None
+    if label is None:
+        label = np.full(clean.shape[:2], IGNORE_ID, np.uint8)
+    renderer = renderer_for(spec)
+    rain_seed = _rain_seed(spec, sequence)
+    time_step = _time_step(spec, sequence, position, rain_seed, renderer.num_steps)
+    frame = renderer.render(clean, rain_seed, time_step, layers=False)
     files = {folder: f"{folder}/{name}.png" for folder in FOLDERS}
     write_png(out / files["rainy"], frame.rainy)
     write_png(out / files["clean"], clean)
-    write_png(out / files["mask"], rain_mask(frame.rainy, clean, frame.drop_mask))
+    write_png(out / files["mask"], rain_mask(frame.rainy, clean))
     write_png(out / files["label"], label)
-    record = {"name": name, "index": index, "split": split, "files": files, "sequence": sequence,
-              "time_step": time_step, "seed": rain_seed, "rain": frame.info,
+    record = {"name": name, "index": index, "split": split, "files": files, "sequence": sequence, "scene": scene.name,
+              "labels": labelled, "spec_sha": spec_digest(spec), "time_step": time_step, "seed": rain_seed, "rain": frame.info,
               "sha256": {rel: _sha256(out / rel) for rel in files.values()}}
     _write_json(record_path, record)
     return record
@@ -168,17 +163,27 @@ def make_item(spec: SynthSpec, out: Path, index: int, split: str, params: RainPr
 
 def _work(args: tuple[SynthSpec, str, int, str]) -> dict[str, Any]:
     spec, out, index, split = args
-    return make_item(spec, Path(out), index, split, RainProcessParams())
+    return make_item(spec, Path(out), index, split)
+
+
+def resolve_spec(spec: SynthSpec) -> SynthSpec:
+    """A count of 0 means one item per scene of a folder or video (times the sequence length)."""
+    if spec.count > 0:
+        return spec
+    if spec.source == "synthcity":
+        raise DerainSegError("synthcity needs a positive --count")
+    return replace(spec, count=len(open_source(spec)) * spec.sequence_length)
 
 
 def synthesize(spec: SynthSpec, out: str | os.PathLike, workers: int = 1, progress: bool = True) -> Path:
     """Write the whole set (resuming where a previous run stopped) and its manifest."""
     out = Path(out)
+    spec = resolve_spec(spec)
+    source, renderer = open_source(spec), renderer_for(spec)
     out.mkdir(parents=True, exist_ok=True)
-    if spec.source == "cityscapes":
-        available = len(_cityscapes(spec.root or "", spec.split, spec.crop_columns))
-        log.info("Cityscapes %s: %d frames for %d items", spec.split, available, spec.count)
-    splits = assign_splits(spec.count, spec.seed, spec.sequence_length)
+    if source.named_frames:
+        log.info("%s %s: %d scenes for %d items", spec.source, spec.root, len(source), spec.count)
+    splits = assign_splits(spec.count, spec.seed, spec.sequence_length, spec.legacy_seeds)
     jobs = [(spec, str(out), i, splits[i]) for i in range(spec.count)]
     bar = tqdm(total=len(jobs), desc="synth", unit="img", disable=not progress)
     records: list[dict[str, Any]] = []
@@ -193,7 +198,9 @@ def synthesize(spec: SynthSpec, out: str | os.PathLike, workers: int = 1, progre
                 bar.update()
     bar.close()
     train, test = sum(r["split"] == "train" for r in records), sum(r["split"] == "test" for r in records)
-    manifest = {"version": MANIFEST_VERSION, "spec": asdict(spec), "splits": {"train": train, "test": test},
+    manifest = {"version": MANIFEST_VERSION, "spec": asdict(spec), "mask": MASK_DEFINITION,
+                "labels": all(r.get("labels", True) for r in records), "renderer": renderer.describe(),
+                "splits": {"train": train, "test": test},
                 "items": sorted(({k: v for k, v in r.items() if k != "index"} for r in records), key=lambda r: r["name"])}
     _write_json(out / "manifest.json", manifest)
     return out / "manifest.json"
@@ -207,8 +214,14 @@ def load_manifest(root: str | os.PathLike) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except ValueError as exc:
         raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
-    if manifest.get("version") != MANIFEST_VERSION:
-        raise ManifestError(f"{path}: manifest version {manifest.get('version')!r}, expected {MANIFEST_VERSION}")
+    version = manifest.get("version")
+    if version not in READABLE_VERSIONS:
+        raise ManifestError(f"{path}: manifest version {version!r}, this package reads {READABLE_VERSIONS}")
+    if version == 1:  # every v1 item had labels; its mask/ is the old definition (grey diff OR drop map)
+        log.warning("%s: a version-1 dataset; its mask/ is not M_gt (rain/mask.py): regenerate it for training", path)
+        manifest.setdefault("mask", "version 1: integer grey diff > 5 OR drop map")
+        for item in manifest.get("items", []):
+            item.setdefault("labels", True)
     return manifest
 
 

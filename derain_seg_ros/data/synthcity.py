@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from derain_seg_ros.labels import IGNORE_ID, TRAIN_ID_BY_NAME
+from derain_seg_ros.rain.seeds import stream_int
 
 T = TRAIN_ID_BY_NAME
 
@@ -268,19 +269,35 @@ def _finish(c: Canvas) -> np.ndarray:
 
 
 class SynthCitySource(Sequence[NamedScene]):
-    """``count`` scenes; item i's seed comes from (seed, i), so any item is made alone, in any order."""
+    """``count`` scenes drawn at the output size; scene i's seed comes from (seed, i), so any scene is made alone, in any order.
 
-    def __init__(self, count: int, height: int, width: int, seed: int = 0) -> None:
-        self.count, self.height, self.width, self.seed = count, height, width, seed
+    ``stream_id`` None keeps the first seeding, SeedSequence([seed, i]) (the legacy preset's scenes);
+    otherwise scenes come from the stream SeedSequence([seed, i, stream_id]) (see ``rain.seeds``).
+    """
+
+    kind = "synthcity"
+    has_labels = True
+    named_frames = False  # a procedural scene has no name of its own: items are named by their index
+
+    def __init__(self, count: int, height: int, width: int, seed: int = 0, stream_id: int | None = None) -> None:
+        self.count, self.height, self.width, self.seed, self.stream_id = count, height, width, seed, stream_id
 
     def __len__(self) -> int:
         return self.count
 
     def item_seed(self, index: int) -> int:
-        return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+        if self.stream_id is None:
+            return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+        return stream_int(self.seed, index, self.stream_id)
 
-    def __getitem__(self, index: int) -> NamedScene:  # type: ignore[override]
+    def name(self, index: int) -> str:
+        return f"synthcity_{index:06d}"
+
+    def scene(self, index: int) -> NamedScene:
         if not 0 <= index < self.count:
             raise IndexError(index)
         scene = generate_scene(self.item_seed(index), self.height, self.width)
-        return NamedScene(f"synthcity_{index:06d}", scene.image, scene.label)
+        return NamedScene(self.name(index), scene.image, scene.label)
+
+    def __getitem__(self, index: int) -> NamedScene:  # type: ignore[override]
+        return self.scene(index)

@@ -12,9 +12,9 @@ Shape = Literal["circle", "egg", "bezier"]
 
 @dataclass(frozen=True)
 class Drop:
-    x: float  # centre, pixels
-    y: float
-    radius: float  # equivalent radius, pixels: area = pi radius^2 for every shape
+    x: float  # centre (legacy renderer: pixels; car renderer: metres on the glass, u)
+    y: float  # (car renderer: v, down the slope)
+    radius: float  # equivalent radius, same unit: area = pi radius^2 for every shape
     shape: Shape = "circle"
     shape_seed: int = 0
     stretch: float = 1.0  # > 1: elongated downwards (sliding drops)

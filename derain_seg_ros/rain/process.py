@@ -1,4 +1,8 @@
-"""The rain process over time: dry -> streaks -> drops accumulate -> grow and merge -> slide down.
+"""The legacy preset's rain process over time: dry -> streaks -> drops accumulate -> grow and merge -> slide down.
+
+The first renderer, kept unchanged so that datasets made with it regenerate byte for byte
+(``--rain-preset legacy``); the default is the camera-model renderer of rain/car.py. Drop sizes
+here are fractions of the image width, streaks are DID-MDN-style noise.
 
 Only the drop *state* is simulated step by step (cheap); pixels are rendered for the one step
 asked for. Everything comes from ``seed``: the same (seed, step) gives the same bytes.
@@ -7,13 +11,13 @@ asked for. Everything comes from ``seed``: the same (seed, step) gives the same 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, NamedTuple
 
 import numpy as np
 
 from derain_seg_ros.rain.compose import compose
 from derain_seg_ros.rain.drop_shapes import Drop
 from derain_seg_ros.rain.drops import DropOptics, render_drops
+from derain_seg_ros.rain.frame import RainFrame
 from derain_seg_ros.rain.streaks import StreakParams, render_streaks
 
 SHAPES = ("circle", "egg", "bezier")
@@ -37,14 +41,6 @@ class RainProcessParams:
             return None
         span = max(1, self.num_steps - self.streaks_from)
         return ("light", "medium", "heavy")[min(2, 3 * (step - self.streaks_from) // span)]
-
-
-class RainFrame(NamedTuple):
-    rainy: np.ndarray  # uint8 H x W x 3
-    drop_mask: np.ndarray  # bool H x W (M)
-    streaks: np.ndarray  # float32 H x W (S)
-    drops: np.ndarray  # float32 H x W x 3 (R)
-    info: dict[str, Any]
 
 
 def merge_touching(drops: list[Drop]) -> tuple[list[Drop], int]:

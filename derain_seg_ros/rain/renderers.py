@@ -1,0 +1,62 @@
+"""The rain presets: which renderer turns (clean image, seed, time step) into a rainy frame.
+
+``car`` (the default) renders rain as a car's camera sees it (rain/car.py: a camera model,
+defocused windscreen drops, Garg & Nayar streaks, a veil). ``legacy`` is the first renderer
+(rain/process.py), kept so that datasets made with it regenerate byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, Protocol
+
+import numpy as np
+
+from derain_seg_ros.rain.car import CarRenderer, car_params
+from derain_seg_ros.rain.frame import RainFrame
+from derain_seg_ros.rain.process import RainProcessParams, render_rainy
+
+
+class RainRenderer(Protocol):
+    preset: str
+    num_steps: int  # time steps of the rain process; step 0 is dry
+
+    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
+        """``layers=False``: only the frame and M are needed (synthesis); a renderer may then leave S and V out."""
+
+    def describe(self) -> dict[str, Any]:
+        """The renderer's fixed parameters, JSON-ready, for the manifest."""
+
+
+class LegacyRenderer:
+    preset = "legacy"
+
+    def __init__(self, params: RainProcessParams | None = None) -> None:
+        self.params = params or RainProcessParams()
+        self.num_steps = self.params.num_steps
+
+    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
+        del layers  # the legacy renderer always has its layers
+        return render_rainy(clean, seed, time_step, self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {"preset": self.preset, **asdict(self.params)}
+
+
+def _legacy(focus: str, camera: str) -> RainRenderer:
+    del focus, camera  # the legacy renderer has a fixed look
+    return LegacyRenderer()
+
+
+def _car(focus: str, camera: str) -> RainRenderer:
+    return CarRenderer(car_params(focus, camera))
+
+
+PRESETS: dict[str, Callable[[str, str], RainRenderer]] = {"car": _car, "legacy": _legacy}
+
+
+def make_renderer(preset: str = "car", focus: str = "far", camera: str = "car") -> RainRenderer:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown rain preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[preset](focus, camera)
