@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=3, help="how many scenes")
     parser.add_argument("--size", type=parse_size, default=(128, 256), metavar="HxW", help="scene size")
     parser.add_argument("--seed", type=int, default=0, help="which fresh scenes")
-    parser.add_argument("--time-step", type=int, default=None, help="rain process step (default: late, heavy rain)")
+    parser.add_argument("--time-step", type=int, default=None, help="rain process step (default: the last, most drops on the glass)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/scene_demo/seed<SEED>)")
 
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.data.synthcity import generate_scene
     from derain_seg_ros.figures import panel_grid
     from derain_seg_ros.metrics import psnr
-    from derain_seg_ros.rain.process import RainProcessParams, render_rainy
+    from derain_seg_ros.rain.renderers import make_renderer
     from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.segment_only import segment
     from derain_seg_ros.runtime.shipped import resolve_checkpoint
@@ -53,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     pipeline, _ = load_pipeline(checkpoint)
     engine = TorchEngine(pipeline.eval())
     out = args.out or Path("outputs/scene_demo") / f"seed{args.seed}"
-    params = RainProcessParams()
-    step = params.num_steps - 1 if args.time_step is None else args.time_step
+    renderer = make_renderer("car")
+    step = renderer.num_steps - 1 if args.time_step is None else args.time_step
     rows, scores = [], {}
     for i in range(args.scenes):
         scene_seed = demo_scene_seed(args.seed, i)
         scene = generate_scene(scene_seed, height, width)
-        rainy = render_rainy(scene.image, seed=scene_seed, time_step=step, params=params).rainy
+        rainy = renderer.render(scene.image, scene_seed, step, layers=False).rainy
         derained = engine.infer([rainy])
         rainy_labels = segment(pipeline, rainy)  # what a car without deraining would see
         name = f"scene{i}"
