@@ -117,6 +117,25 @@ def test_paper_size_networks_take_an_image_smaller_than_their_strides(paper_nets
             assert net.eval()(rainy)["derained"].shape == rainy.shape, name
 
 
+def test_embedded_presets_keep_the_paper_depth_at_smaller_widths(paper_nets: dict[str, nn.Module]) -> None:
+    embedded = {
+        "prenet": PReNet(PReNetConfig.embedded()),
+        "durn": DuRNSP(DuRNSPConfig.embedded()),
+        "agan": AGANGenerator(AGANConfig.embedded()),
+        "icsc": ICSCGenerator(ICSCConfig.embedded()),
+    }
+    assert PReNetConfig.embedded().stages == PReNetConfig().stages and AGANConfig.embedded().steps == AGANConfig().steps
+    rainy = torch.rand(1, 3, 20, 36)
+    for name, net in embedded.items():
+        assert count_parameters(net) <= count_parameters(paper_nets[name]), name
+        with torch.no_grad():
+            assert net.eval()(rainy)["derained"].shape == rainy.shape, name
+    image = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        assert AGANDiscriminator(AGANDiscriminatorConfig.embedded()).eval()(image)[1].shape == (1, 1)
+        assert ICSCDiscriminator(ICSCDiscriminatorConfig.embedded()).eval()(image)[-1].shape[:2] == (1, 1)
+
+
 def _conv(i: int, o: int, k: int, bias: bool = True) -> int:
     return i * o * k * k + (o if bias else 0)
 
@@ -168,13 +187,15 @@ class _Derained(nn.Module):
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_onnx_export_matches_torch_through_onnxruntime(name: str, tmp_path: Path) -> None:
-    """Exported as runtime/onnx_export.py does (TorchScript exporter, opset 17), at an odd size."""
+    """Exported as runtime/onnx_export.py does (TorchScript exporter, opset 17, batch axis left free
+    as for the node's batches), at an odd size, run at another batch size than traced."""
     model = _Derained(GENERATORS[name]()).eval()
-    rainy = torch.rand(1, 3, 29, 43)
     path = tmp_path / f"{name}.onnx"
+    rainy = torch.rand(2, 3, 29, 43)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (rainy,), str(path), dynamo=False, opset_version=17, input_names=["rainy"], output_names=["derained"])
+        torch.onnx.export(model, (rainy[:1],), str(path), dynamo=False, opset_version=17, input_names=["rainy"],
+                          output_names=["derained"], dynamic_axes={"rainy": {0: "batch"}, "derained": {0: "batch"}})
         expected = model(rainy).numpy()
     (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": rainy.numpy()})
     assert got.shape == expected.shape

@@ -65,6 +65,11 @@ class AGANConfig:
     def pad_multiple(self) -> int:
         return 4  # two stride-2 convs in the autoencoder
 
+    @classmethod
+    def embedded(cls) -> "AGANConfig":
+        """For the embedded preset's CPU budget: the paper's 4 steps and layers, 1/4 of its widths."""
+        return cls(attention_channels=8, widths=(16, 32, 64), last_channels=8)
+
 
 @dataclass(frozen=True)
 class AGANDiscriminatorConfig:
@@ -76,6 +81,11 @@ class AGANDiscriminatorConfig:
     def __post_init__(self) -> None:
         if not self.widths or min(*self.widths, *self.tail_widths, self.fc_grid, self.fc_hidden) < 1:
             raise ValueError(f"AGANDiscriminatorConfig needs positive widths, got {self}")
+
+    @classmethod
+    def embedded(cls) -> "AGANDiscriminatorConfig":
+        """For the embedded preset's CPU budget: the paper's layers, thin; the head pools to 8 x 8 and has 128 hidden units."""
+        return cls(widths=(4, 8, 8, 8, 8, 8), tail_widths=(8, 8), fc_grid=8, fc_hidden=128)
 
 
 def conv_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> nn.Sequential:

@@ -55,13 +55,18 @@ class DuRNSPConfig:
         largest_pad = max([2] + [k // 2 for k, d in self.p_kernels_dilations if d == 1])
         return 4 * (largest_pad + 1)
 
+    @classmethod
+    def embedded(cls) -> "DuRNSPConfig":
+        """For the embedded preset's CPU budget: the paper's 9 blocks and kernels, 3/8 of its widths."""
+        return cls(stem_channels=24, channels=48, se_hidden=24)
 
-def conv(in_ch: int, out_ch: int, kernel: int, dilation: int = 1, bias: bool = True) -> nn.Sequential:
+
+def conv(in_ch: int, out_ch: int, kernel: int, dilation: int = 1) -> nn.Sequential:
     """Size-keeping conv: reflection padding without dilation, zero padding with it (as the code)."""
     pad = dilation * (kernel // 2)
     if dilation == 1:
-        return nn.Sequential(nn.ReflectionPad2d(pad), nn.Conv2d(in_ch, out_ch, kernel, bias=bias))
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=pad, dilation=dilation, bias=bias))
+        return nn.Sequential(nn.ReflectionPad2d(pad), nn.Conv2d(in_ch, out_ch, kernel))
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=pad, dilation=dilation))
 
 
 class SEBasicBlock(nn.Module):

@@ -51,6 +51,12 @@ class ICSCConfig:
     def pad_multiple(self) -> int:
         return 2**self.downsamplings
 
+    @classmethod
+    def embedded(cls) -> "ICSCConfig":
+        """For the embedded preset's CPU budget: the paper size itself (its residual blocks run at
+        1/16 size, so it is the cheapest of the four per pixel)."""
+        return cls()
+
 
 @dataclass(frozen=True)
 class ICSCDiscriminatorConfig:
@@ -60,6 +66,10 @@ class ICSCDiscriminatorConfig:
     def __post_init__(self) -> None:
         if self.ndf < 1 or self.strided_layers < 1:
             raise ValueError(f"ICSCDiscriminatorConfig needs ndf >= 1 and strided_layers >= 1, got {self}")
+
+    @classmethod
+    def embedded(cls) -> "ICSCDiscriminatorConfig":
+        return cls()  # paper size: cheap next to the generator
 
 
 def down(in_ch: int, out_ch: int) -> nn.Sequential:

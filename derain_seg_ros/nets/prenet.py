@@ -38,6 +38,11 @@ class PReNetConfig:
     def pad_multiple(self) -> int:
         return 1  # stride 1 everywhere: no padding needed
 
+    @classmethod
+    def embedded(cls) -> "PReNetConfig":
+        """For the embedded preset's CPU budget: the paper's 6 stages and 5 blocks, 8 channels."""
+        return cls(channels=8)
+
 
 class PReNet(nn.Module):
     def __init__(self, cfg: PReNetConfig = PReNetConfig()) -> None:
