@@ -151,7 +151,7 @@ def agan_generator_loss(out: dict, clean: Tensor, mask_target: Tensor, disc: nn.
                         features: FeatureExtractor | None = None,
                         weights: AGANLossWeights = AGANLossWeights()) -> tuple[Tensor, dict[str, float]]:
     """``out``: ``AGANGenerator.forward``'s dict; ``mask_target``: M, N x 1 x H x W in {0, 1}
-    (``losses.rain_mask_target``). The adversarial term is the paper's log(1 - D(O)), written
+    (the dataset's mask/, ``rain.mask.rain_mask``). The adversarial term is the paper's log(1 - D(O)), written
     -softplus(logit); it is left out without ``disc``, the perceptual one (MSE of features) without
     ``features``."""
     terms = {
