@@ -33,6 +33,29 @@ def _create_file(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux tells it (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(root: str | os.PathLike) -> None:
+    """Give a tree written by another library (a bag's folder and storage) the modes ``open`` and
+    ``mkdir`` would: 0666 / 0777 less the umask (rosbags makes 0755 folders, sqlite 0644 files)."""
+    mask = current_umask()
+    root = Path(root)
+    for path in (root, *root.rglob("*")):
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def fresh_dir(parent: str | os.PathLike, prefix: str) -> Path:
     """A new empty folder in ``parent`` (mode 0777 less the umask), e.g. for staging a bag."""
     parent = Path(parent)
