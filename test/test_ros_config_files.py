@@ -1,0 +1,43 @@
+"""The shipped parameter file, package manifest and rviz config agree with the code."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import yaml
+
+from derain_seg_ros.ros.params import SPEC, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_the_shipped_params_file_is_valid_and_names_only_known_parameters() -> None:
+    values = flatten(yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())["/**"]["ros__parameters"])
+    params = validate(values)
+    assert params.transports == {"front": "raw", "rear": "compressed"}  # the demo bag's two cameras
+    assert set(values) - set(SPEC) == {"rear.transport"}
+
+
+def test_the_manifest_keeps_rviz_optional_and_names_the_pip_keys() -> None:
+    depends = {e.text for e in ET.parse(ROOT / "package.xml").getroot().iter("exec_depend")}
+    assert "rviz2" not in depends
+    assert {"ament_index_python", "python3-rosbags-pip", "python3-onnxruntime-pip", "rclpy", "diagnostic_msgs"} <= depends
+
+
+def test_rviz_shows_both_cameras_in_a_fixed_frame_the_launch_file_publishes() -> None:
+    rviz = yaml.safe_load((ROOT / "config" / "pipeline.rviz").read_text())["Visualization Manager"]
+    topics = {d["Topic"]["Value"] for d in rviz["Displays"]}
+    assert {"/front/derained/image", "/rear/derained/image", "/front/segmentation/color", "/rear/segmentation/color"} <= topics
+    assert rviz["Global Options"]["Fixed Frame"] == "derain_seg_view"
+    assert 'VIEW_FRAME = "derain_seg_view"' in (ROOT / "launch" / "pipeline.launch.py").read_text()
