@@ -154,6 +154,8 @@ class Stream:
         self.timer = probe.node.create_timer(1.0 / rate_hz, self._tick)
 
     def _tick(self) -> None:
+        if self.publisher.get_subscription_count() == 0:
+            return  # BEST_EFFORT: a frame sent before the node's subscription is matched is simply lost
         if self.pending is not None and not self.pending:
             self.timer.cancel()
             self.done.set()
@@ -227,7 +229,7 @@ class NodeProcess:
                 raise AssertionError(f"no line with {text!r} from the node; it said:\n" + "\n".join(self.lines))
             return found()
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> tuple[int, float]:
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> tuple[int, float]:
         """Send ``sig``; returns the exit code and the seconds the node took to exit."""
         started = time.monotonic()
         self.process.send_signal(sig)
@@ -236,7 +238,7 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"the node did not exit within {timeout} s of signal {sig}")
+            raise AssertionError(f"the node did not exit within {timeout} s of signal {sig}:\n{self.output()}")
         self._reader.join(5)
         return code, time.monotonic() - started
 

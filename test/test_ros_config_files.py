@@ -41,3 +41,16 @@ def test_rviz_shows_both_cameras_in_a_fixed_frame_the_launch_file_publishes() ->
     assert {"/front/derained/image", "/rear/derained/image", "/front/segmentation/color", "/rear/segmentation/color"} <= topics
     assert rviz["Global Options"]["Fixed Frame"] == "derain_seg_view"
     assert 'VIEW_FRAME = "derain_seg_view"' in (ROOT / "launch" / "pipeline.launch.py").read_text()
+
+
+def test_under_make_test_a_missing_rclpy_fails_the_ros_tests_instead_of_skipping(tmp_path) -> None:
+    """CI must run the real-ROS tests: with DERAIN_SEG_REQUIRE_ROS set (make test), no rclpy is an error."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['rclpy'] = None; import pytest; "
+            f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '--noconftest', '--collect-only', {str(ROOT / 'test' / 'test_ros_node_live.py')!r}]))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "DERAIN_SEG_REQUIRE_ROS": "1"})
+    assert run.returncode != 0 and "DERAIN_SEG_REQUIRE_ROS is set but rclpy cannot be imported" in run.stdout
