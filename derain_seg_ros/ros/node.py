@@ -20,7 +20,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from derain_seg_ros.errors import DerainSegError
-from derain_seg_ros.ros.diagnostics import CameraMonitor
+from derain_seg_ros.ros.diagnostics import COUNTERS, CameraMonitor
 from derain_seg_ros.ros.image_msg import compressed_to_rgb, image_fields, image_to_rgb
 from derain_seg_ros.ros.node_core import NodeCore, Result
 from derain_seg_ros.ros.outputs import CAMERA_INFO_IN, CAMERA_INFO_OUT, ENCODING
@@ -136,8 +136,12 @@ class DerainSegNode(Node):
 
     def close(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
         """Stop the core (bounded); afterwards nothing is published, so the node can be destroyed."""
-        if hasattr(self, "core") and self.core.shutdown(timeout):
+        if not hasattr(self, "core"):
+            return
+        if self.core.shutdown(timeout):
             self.core.engine.close()  # not under an inference still running
+        for cam, counts in self.core.summary().items():
+            self.get_logger().info(f"{cam}: " + ", ".join(f"{counts[k]} {k}" for k in COUNTERS))
 
 
 class StopRequest:
