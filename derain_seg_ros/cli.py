@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("derain_seg_ros.commands.infer", "derain and segment images or a folder"),
     "export": ("derain_seg_ros.commands.export", "export the pipeline to ONNX (and build a TensorRT engine)"),
     "bag": ("derain_seg_ros.commands.bag", "process a rosbag2 offline, or write a demo bag"),
+    "tobag": ("derain_seg_ros.commands.tobag", "turn image folders (RobotCar(R) or any) into a rosbag2"),
     "bench": ("derain_seg_ros.commands.bench", "time the pipeline per stage and end to end"),
     "demo": ("derain_seg_ros.commands.demo", "run the pipeline on a generated rainy street scene"),
 }
