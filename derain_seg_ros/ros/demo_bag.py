@@ -11,7 +11,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from derain_seg_ros.data.synthcity import generate_scene
-from derain_seg_ros.rain.process import RainProcessParams, render_rainy
+from derain_seg_ros.rain.renderers import make_renderer
 from derain_seg_ros.ros.bag import downgrade_metadata, staged_bag
 from derain_seg_ros.ros.image_msg import image_fields, rgb_to_compressed_data
 
@@ -27,7 +27,7 @@ def make_demo_bag(path: str | os.PathLike, frames: int = 8, rate_hz: float = 4.0
     path = Path(path)
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     T = typestore.types
-    params = RainProcessParams()
+    renderer = make_renderer("car")
     scenes = [generate_scene(seed + k, *size).image for k in range(len(CAMERAS))]
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     with staged_bag(path) as tmp:
@@ -35,9 +35,9 @@ def make_demo_bag(path: str | os.PathLike, frames: int = 8, rate_hz: float = 4.0
             conns = [writer.add_connection(topic, msgtype, typestore=typestore) for topic, msgtype, _ in CAMERAS]
             for i in range(frames):
                 stamp_ns = start_ns + int(i * 1e9 / rate_hz)
-                step = min(params.num_steps - 1, i * params.num_steps // frames)
+                step = min(renderer.num_steps - 1, i * renderer.num_steps // frames)
                 for (topic, msgtype, frame_id), conn, clean in zip(CAMERAS, conns, scenes, strict=True):
-                    rgb = render_rainy(clean, seed, step, params).rainy
+                    rgb = renderer.render(clean, seed, step, layers=False).rainy
                     header = T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
                                                       frame_id=frame_id)
                     if msgtype.endswith("CompressedImage"):
