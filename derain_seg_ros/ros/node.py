@@ -16,7 +16,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.ros.image_msg import compressed_to_rgb, image_fields, image_to_rgb
 from derain_seg_ros.ros.node_core import NodeCore, Result
-from derain_seg_ros.runtime.engine import make_engine
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
 
 PARAMETERS = {
     "cameras": ["camera"], "transport": "raw", "input_topic": "image_raw", "input_reliability": "best_effort",
@@ -34,10 +35,8 @@ class DerainSegNode(Node):
         if not p["checkpoint"]:
             self.get_logger().warning("no checkpoint parameter: small random network, for wiring tests only")
         started = time.perf_counter()
-        engine = make_engine(p["backend"], p["checkpoint"] or None, config=None if p["checkpoint"] else PipelineConfig.small(),
-                             precision=p["precision"], batch=p["batch"],
-                             height=size[0] if size else None, width=size[1] if size else None,
-                             cache_dir=p["engine_cache_dir"] or None)
+        engine = make_engine(EngineSpec(p["backend"], p["checkpoint"] or None, config=None if p["checkpoint"] else PipelineConfig.small(),
+                                        precision=p["precision"], size=size, batch=p["batch"], cache_dir=p["engine_cache_dir"] or None))
         self.get_logger().info(f"engine {engine.name} ready in {time.perf_counter() - started:.1f} s")
         self.core = NodeCore(engine, list(p["cameras"]), self._publish, process_size=size,
                              overlay_alpha=p["overlay_alpha"], with_color=p["publish_color"])
