@@ -128,31 +128,40 @@ def graph_float_types(path: Path) -> set[int]:
                                                                                             onnx.TensorProto.FLOAT16)}
 
 
-def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fake_tensorrt, tmp_path: Path, caplog) -> None:
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the precision tests: the fp32 graph they all need is exported once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fake_tensorrt, shared_cache: Path,
+                                                                              caplog) -> None:
     fake_tensorrt.version = "11.1.0"
-    spec = EngineSpec("tensorrt", config=SMALL, precision="bf16", size=(32, 48), cache_dir=tmp_path)
+    spec = EngineSpec("tensorrt", config=SMALL, precision="bf16", size=(32, 48), cache_dir=shared_cache)
     with caplog.at_level(logging.INFO):
         engine = make_engine(spec)
     assert [precision for _, precision, _ in fake_tensorrt.builds] == ["fp32"]
-    (cached,) = tmp_path.glob("*.engine")
-    assert cached.name.startswith("pipeline_fp32_")
-    assert read_cached(cached, EngineKey.for_onnx(engine.onnx_path, "fp32", "11.1.0", "Fake GPU")) == b"engine fp32 b1"
+    assert graph_float_types(engine.onnx_path) == {onnx.TensorProto.FLOAT}
+    key = EngineKey.for_onnx(engine.onnx_path, "fp32", "11.1.0", "Fake GPU")
+    assert cache_path(shared_cache, key).name.startswith("pipeline_fp32_")
+    assert read_cached(cache_path(shared_cache, key), key) == b"engine fp32 b1"
     said = [r.getMessage() for r in caplog.records if "bf16 asked" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("engine: tensorrt fp32") and "bf16 asked, building fp32" in said[0]
     with pytest.raises(BackendUnavailable, match="use fp16 or fp32"):
         make_engine(spec.with_(fallback=False))  # asked for explicitly: refused, never silently changed
 
 
-def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(fake_tensorrt, tmp_path: Path) -> None:
+def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(fake_tensorrt,
+                                                                                        shared_cache: Path) -> None:
     fake_tensorrt.version = "11.1.0"
-    half = make_engine(EngineSpec("tensorrt", config=SMALL, precision="fp16", size=(32, 48), cache_dir=tmp_path / "11"))
+    spec = EngineSpec("tensorrt", config=SMALL, size=(32, 48), cache_dir=shared_cache)
+    half = make_engine(spec.with_(precision="fp16"))
     assert graph_float_types(half.onnx_path) == {onnx.TensorProto.FLOAT16}
     fake_tensorrt.version = "10.9.0"
-    spec = EngineSpec("tensorrt", config=SMALL, size=(32, 48), cache_dir=tmp_path / "10")
     fp16, fp32 = make_engine(spec.with_(precision="fp16")), make_engine(spec.with_(precision="fp32"))
     assert fp16.onnx_path == fp32.onnx_path and graph_float_types(fp32.onnx_path) == {onnx.TensorProto.FLOAT}
     assert [p for _, p, _ in fake_tensorrt.builds] == ["fp16", "fp16", "fp32"]  # TRT 11, then TRT 10 twice
-    assert sorted(p.name.split("_")[1] for p in (tmp_path / "10").glob("*.engine")) == ["fp16", "fp32"]
+    assert (fp16.engine_bytes, fp32.engine_bytes) == (b"engine fp16 b1", b"engine fp32 b1")
 
 
 def test_export_build_engine_prebuilds_what_the_node_then_loads(fake_tensorrt, tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 Each backend class resolves the spec first (can it run here, which precision does it really
 build) and is then built from the resolved spec, so its caches are keyed by what is built.
-``backend='auto'`` tries ``AUTO_ORDER``; whatever was chosen, resolved or skipped is logged once,
-in one line.
+``backend='auto'`` tries ``AUTO_ORDER``; what was chosen, and what was skipped or changed on the
+way, is logged once, in one line.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def build_engine(spec: EngineSpec) -> tuple[Engine, EngineSpec]:
         except BackendUnavailable as exc:
             skipped.append(f"{name}: {exc}")
             continue
-        changed = note is not None or bool(skipped and spec.backend != "auto")
-        log.log(logging.WARNING if changed else logging.INFO, "engine: %s%s%s", resolved.describe(),
+        # A warning when anything differs from the first choice: a node logs warnings by default.
+        log.log(logging.WARNING if note or skipped else logging.INFO, "engine: %s%s%s", resolved.describe(),
                 f" ({note})" if note else "", f" (skipped {'; '.join(skipped)})" if skipped else "")
         return engine, resolved
     raise BackendUnavailable("no backend could run: " + "; ".join(skipped))
