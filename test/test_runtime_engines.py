@@ -91,8 +91,14 @@ def test_onnx_export_matches_torch_through_onnxruntime(tmp_path: Path) -> None:
     assert (labels == ref_labels.numpy()).mean() >= 0.999
 
 
-def test_onnxruntime_engine_through_the_factory(tmp_path: Path) -> None:
-    engine = make_engine(EngineSpec("onnxruntime", config=SMALL, size=(33, 47), cache_dir=tmp_path))
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the factory tests: a graph they share is exported once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_onnxruntime_engine_through_the_factory(cache: Path) -> None:
+    engine = make_engine(EngineSpec("onnxruntime", config=SMALL, size=(33, 47), cache_dir=cache))
     assert engine.name == "onnxruntime"
     reference = make_engine(EngineSpec("torch", config=SMALL))
     batch = frames(1, 33, 47, seed=5)
@@ -103,7 +109,7 @@ def test_onnxruntime_engine_through_the_factory(tmp_path: Path) -> None:
         engine.infer(frames(1, 32, 47))
 
 
-def test_tensorrt_unavailable_here_is_clear_and_auto_falls_back(tmp_path: Path, caplog) -> None:
+def test_tensorrt_unavailable_here_is_clear_and_auto_falls_back(cache: Path, caplog) -> None:
     try:
         import tensorrt  # noqa: F401
 
@@ -113,9 +119,9 @@ def test_tensorrt_unavailable_here_is_clear_and_auto_falls_back(tmp_path: Path, 
     if have_trt:
         pytest.skip("TensorRT and a GPU are present: the fallback path is not exercised")
     with pytest.raises(BackendUnavailable, match="tensorrt"):
-        make_engine(EngineSpec("tensorrt", config=SMALL, size=(32, 32), fallback=False, cache_dir=tmp_path))
+        make_engine(EngineSpec("tensorrt", config=SMALL, size=(33, 47), fallback=False, cache_dir=cache))
     with caplog.at_level(logging.INFO):
-        engine = make_engine(EngineSpec("auto", config=SMALL, size=(32, 32), cache_dir=tmp_path))
+        engine = make_engine(EngineSpec("auto", config=SMALL, size=(33, 47), cache_dir=cache))
     assert engine.name in ("onnxruntime", "torch")
     said = [r.getMessage() for r in caplog.records if "tensorrt is not installed" in r.getMessage()]
     assert len(said) == 1 and "skipped tensorrt:" in said[0]  # once, in the line that names the engine chosen

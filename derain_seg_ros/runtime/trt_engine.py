@@ -84,7 +84,7 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
     atomic_write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
-    log.info("built TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
+    log.info("built the TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
     return bytes(serialized)
 
 
@@ -132,7 +132,8 @@ class TensorRTEngine:
         key = EngineKey.for_onnx(onnx_path, spec.precision, version, gpu_name(), spec.batch)
         engine_bytes, built = load_or_build(spec.cache, key, lambda: build_engine_bytes(
             onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache"))
-        log.info("TensorRT engine %s", "built and cached" if built else "loaded from cache")
+        if not built:  # a build has said so itself
+            log.info("TensorRT engine loaded from the cache in %s", spec.cache)
         engine = cls(engine_bytes)
         engine.onnx_path = onnx_path  # what it was built from: `derain-seg export --build-engine --out` copies it
         return engine
