@@ -3,6 +3,7 @@ build needs TensorRT and a GPU): the factory, the ONNX export and the cache run 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.factory import make_engine
 
 SMALL = PipelineConfig.small()
+NO_SRRN = dataclasses.replace(SMALL, num_srrb=0)  # the quickest graph to export: weights and depth do not matter here
 
 
 class FakeBuilder:
@@ -137,7 +139,7 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fake_tensorrt, shared_cache: Path,
                                                                               caplog) -> None:
     fake_tensorrt.version = "11.1.0"
-    spec = EngineSpec("tensorrt", config=SMALL, precision="bf16", size=(32, 48), cache_dir=shared_cache)
+    spec = EngineSpec("tensorrt", config=NO_SRRN, precision="bf16", size=(32, 48), cache_dir=shared_cache)
     with caplog.at_level(logging.INFO):
         engine = make_engine(spec)
     assert [precision for _, precision, _ in fake_tensorrt.builds] == ["fp32"]
@@ -154,7 +156,7 @@ def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fa
 def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(fake_tensorrt,
                                                                                         shared_cache: Path) -> None:
     fake_tensorrt.version = "11.1.0"
-    spec = EngineSpec("tensorrt", config=SMALL, size=(32, 48), cache_dir=shared_cache)
+    spec = EngineSpec("tensorrt", config=NO_SRRN, size=(32, 48), cache_dir=shared_cache)
     half = make_engine(spec.with_(precision="fp16"))
     assert graph_float_types(half.onnx_path) == {onnx.TensorProto.FLOAT16}
     fake_tensorrt.version = "10.9.0"

@@ -227,7 +227,7 @@ def sweep(config_name: str, sizes: list[tuple[int, int]], batches: list[int], se
     calls = warmup + runs
     cuda = torch.cuda.is_available()
     report(f"bench: {len(todo)} setting(s) on {device_name()}, {warmup} warm-up + {runs} timed calls each")
-    flops = {(s.size, s.batch): count_flops(config, *s.size, s.batch) for s in todo}
+    flops = {key: count_flops(config, *key[0], key[1]) for key in dict.fromkeys((s.size, s.batch) for s in todo)}
     guess = sum(flops[s.size, s.batch]["pipeline"] for s in todo) * calls / (CPU_TFLOPS_GUESS * 1000)
     if not cuda and guess > LONG_SWEEP_S:
         report(f"bench: warning: no GPU, and {guess / 60:.0f} min is a fair guess for this sweep on a CPU "
