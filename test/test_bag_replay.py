@@ -16,14 +16,23 @@ from derain_seg_ros.cli import main
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.ros.bag import BagError, camera_namespace, process_bag
 from derain_seg_ros.ros.demo_bag import make_demo_bag
-from derain_seg_ros.runtime.engine import make_engine
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.checkpoint import save_checkpoint
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
 
 TS = get_typestore(Stores.ROS2_HUMBLE)
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return make_engine("torch", config=PipelineConfig.small())
+    return make_engine(EngineSpec("torch", config=PipelineConfig.small()))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bag tool's default is the shipped model; these tests bring their own small one."""
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
 
 
 def plant_corrupt_message(src: Path, dst: Path, victim: int = 3) -> tuple[str, int]:
@@ -95,9 +104,9 @@ def test_camera_namespaces() -> None:
     assert camera_namespace("/cam") == "/cam"
 
 
-def test_bag_cli_makes_a_demo_and_processes_it(tmp_path: Path) -> None:
+def test_bag_cli_makes_a_demo_and_processes_it(tmp_path: Path, checkpoint: Path) -> None:
     assert main(["bag", "--make-demo", str(tmp_path / "demo")]) == 0
-    assert main(["bag", str(tmp_path / "demo"), str(tmp_path / "out")]) == 0
+    assert main(["bag", str(tmp_path / "demo"), str(tmp_path / "out"), "--checkpoint", str(checkpoint)]) == 0
     with Reader(tmp_path / "out") as reader:
         assert sum(1 for c in reader.connections if c.topic.endswith("/segmentation/color")) == 2
         assert reader.message_count == 16 + 3 * 16
@@ -147,13 +156,13 @@ def test_demo_bag_is_format_5(tmp_path: Path) -> None:
     assert info["rosbag2_bagfile_information"]["version"] == 5
 
 
-def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path) -> None:
+def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path, checkpoint: Path) -> None:
     """ONNX graphs have one frame size: ``--size`` lets onnxruntime run the bag (no fallback to
     torch), and the outputs come back at each camera's own size."""
     demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
     cache = tmp_path / "cache"
     assert main(["bag", str(demo), str(tmp_path / "out"), "--backend", "onnxruntime", "--size", "24x40",
-                 "--cache-dir", str(cache)]) == 0
+                 "--cache-dir", str(cache), "--checkpoint", str(checkpoint)]) == 0
     assert len(list(cache.rglob("*.onnx"))) == 1  # built once, for 24x40, and used for both cameras
     with Reader(tmp_path / "out") as reader:
         outputs = [c for c in reader.connections if "/derained/" in c.topic or "/segmentation/" in c.topic]

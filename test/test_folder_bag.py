@@ -16,7 +16,8 @@ from derain_seg_ros.data.io import write_png
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.ros.bag import BagError, process_bag
 from derain_seg_ros.ros.folder_bag import write_folder_bag
-from derain_seg_ros.runtime.engine import make_engine
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
 
 TS = get_typestore(Stores.ROS2_HUMBLE)
 STAMPS_US = (1418381798076165, 1418381798138660, 1418381798201150)  # RobotCar-style UNIX microseconds
@@ -45,7 +46,7 @@ def read_bag(path: Path) -> dict[str, list[tuple[int, object]]]:
 
 @pytest.fixture(scope="module")
 def engine():
-    return make_engine("torch", config=PipelineConfig.small())
+    return make_engine(EngineSpec("torch", config=PipelineConfig.small()))
 
 
 def test_robotcar_folders_become_two_cameras_stamped_from_the_file_names(tmp_path: Path, engine) -> None:

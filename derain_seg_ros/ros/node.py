@@ -25,7 +25,9 @@ from derain_seg_ros.ros.image_msg import compressed_to_rgb, image_fields, image_
 from derain_seg_ros.ros.node_core import NodeCore, Result
 from derain_seg_ros.ros.outputs import CAMERA_INFO_IN, CAMERA_INFO_OUT, ENCODING
 from derain_seg_ros.ros.params import SPECS, NodeParams, camera_problems, transport_parameter, validate
-from derain_seg_ros.runtime.engine import Engine, make_engine
+from derain_seg_ros.runtime.engine import Engine
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
 from derain_seg_ros.runtime.shipped import resolve_checkpoint
 
 NAME = "derain_seg_node"
@@ -37,9 +39,8 @@ OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 def build_engine(params: NodeParams) -> Engine:
     """The one place the node builds its engine (no checkpoint: the shipped embedded model)."""
     size = params.process_size
-    return make_engine(params.backend, resolve_checkpoint(params.checkpoint or None), precision=params.precision,
-                       batch=params.batch, height=size[0] if size else None, width=size[1] if size else None,
-                       cache_dir=params.engine_cache_dir or None)
+    return make_engine(EngineSpec(params.backend, resolve_checkpoint(params.checkpoint or None), precision=params.precision,
+                                  size=size, batch=params.batch, cache_dir=params.engine_cache_dir or None))
 
 
 def _descriptor(description: str, constraints: str = "") -> ParameterDescriptor:
