@@ -3,6 +3,7 @@ with the shipped model, demo, bench, and what a user sees on bad input or --help
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_infer_runs_an_exported_graph_and_resizes_other_sizes_to_it(graph_24x40:
 
 
 def test_an_exported_graph_that_cannot_serve_is_one_clear_line(graph_24x40: Path, tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.full((24, 40, 3), 90, np.uint8))
     with pytest.raises(SystemExit, match=r"^error: no backend could run: torch: it runs pipeline checkpoints \(\.pt\); model\.onnx"):
@@ -137,11 +139,24 @@ def test_infer_writes_four_images_per_input_and_skips_unreadable_files(checkpoin
     assert cv2.imread(str(out / "a_labels.png"), cv2.IMREAD_UNCHANGED).shape == (30, 44)
 
 
-def test_demo_writes_the_sheet(checkpoint: Path, tmp_path: Path) -> None:
-    assert main(["demo", "--checkpoint", str(checkpoint), "--size", "48x96", "--out", str(tmp_path)]) == 0
-    sheet = cv2.imread(str(tmp_path / "sheet.png"))
-    assert sheet.shape == (3 * 48, 2 * 96, 3)
-    assert {p.name for p in tmp_path.iterdir()} >= {"rainy.png", "derained.png", "overlay.png", "attention.png"}
+def test_demo_writes_a_titled_sheet_and_scores_of_fresh_scenes(checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    assert main(["demo", "--checkpoint", str(checkpoint), "--size", "48x96", "--scenes", "2", "--out", str(out)]) == 0
+    assert cv2.imread(str(out / "sheet.png")) is not None
+    names = {p.name for p in out.iterdir()}
+    for i in range(2):
+        assert {f"scene{i}_{k}.png" for k in ("rainy", "derained", "clean", "labels_gt", "labels_derained", "labels_rainy")} <= names
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores) == {"scene0", "scene1"} and scores["scene0"]["scene_seed"] != scores["scene1"]["scene_seed"]
+    assert all(0 < s["psnr_rgb_rainy"] < 100 for s in scores.values())
+
+
+def test_demo_without_out_does_not_touch_the_main_jobs_folder(checkpoint: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--checkpoint", str(checkpoint), "--size", "32x64", "--scenes", "1", "--seed", "5"]) == 0
+    assert (tmp_path / "outputs" / "scene_demo" / "seed5" / "sheet.png").is_file()
+    assert not (tmp_path / "outputs" / "demo").exists()
 
 
 def test_bench_times_each_stage_of_the_one_graph_at_a_size_it_must_pad_and_appends(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ def test_packing_keeps_the_pipeline_and_drops_training_state(tmp_path) -> None:
     state = read_checkpoint(packed)
     assert "optimizer" not in state and state["provenance"] == {"recipe": "test"}
     loaded, _ = load_pipeline(packed)
+    loaded.eval()
     x = torch.rand(1, 3, 32, 64)
     with torch.no_grad():
         assert torch.allclose(loaded(x)["derained"], pipeline(x)["derained"], atol=2e-2)
