@@ -133,3 +133,27 @@ def test_infer_command_runs_a_baseline_checkpoint(tmp_path: Path) -> None:
     assert cli_main(["infer", "--checkpoint", str(checkpoint), "--backend", "torch", str(images), "--out", str(tmp_path / "out")]) == 0
     written = sorted(p.name for p in (tmp_path / "out").rglob("*.png"))
     assert any("f0" in name for name in written) and any("f1" in name for name in written)
+
+
+def test_readme_parameter_table_matches_the_networks() -> None:
+    """The Baselines section's counts are the networks' own, at paper and embedded widths."""
+    from derain_seg_ros.nets.agan import AGANDiscriminator, AGANDiscriminatorConfig
+    from derain_seg_ros.nets.icsc import ICSCDiscriminator, ICSCDiscriminatorConfig
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = {row.split("|")[1].strip(): [c.strip() for c in row.split("|")[2:5]]
+             for row in readme.split("## Baselines", 1)[1].splitlines() if row.startswith("| ") and "---" not in row}
+
+    def n(text: str) -> int:
+        return int(text.split()[0].replace(",", ""))
+
+    for name, derainer in (("AGAN", "agan"), ("PReNet", "prenet"), ("DuRN-S-P", "durn"), ("ICSC", "icsc")):
+        for column, cfg in ((0, PipelineConfig()), (1, PipelineConfig.embedded())):
+            assert n(table[name][column]) == count_parameters(BASELINES[derainer](getattr(cfg, derainer))), (name, column)
+    for name, net, config in (("AGAN", AGANDiscriminator, AGANDiscriminatorConfig), ("ICSC", ICSCDiscriminator, ICSCDiscriminatorConfig)):
+        paper, embedded = (n(x) for x in table[name][2].split("/"))
+        assert (paper, embedded) == (count_parameters(net(config())), count_parameters(net(config.embedded())))
+    ours = {name: n(table["ours (A + C + SRRN)"][i]) for i, name in enumerate(("paper", "embedded"))}
+    assert ours["paper"] == sum(v for k, v in DerainSegPipeline(PipelineConfig()).parameter_counts().items() if k in ("attention", "coarse", "srrn"))
+    assert ours["embedded"] == sum(v for k, v in DerainSegPipeline(PipelineConfig.embedded()).parameter_counts().items()
+                                   if k in ("attention", "coarse", "srrn"))
