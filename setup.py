@@ -37,8 +37,11 @@ setup(
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         "tensorrt": ["tensorrt-cu12>=10.0"],
         "train": ["tensorboard>=2.14"],
+        # ROS 2 Jazzy's rclpy (Fast DDS) as wheels for Python 3.11, so the real-ROS tests run without a ROS
+        # install; under a sourced ROS (colcon, or a venv with --system-site-packages) rclpy comes from ROS.
+        "ros": ["ros-jazzy-rclpy[fastrtps]==7.1.6", "ros-jazzy-sensor-msgs==5.3.6", "ros-jazzy-diagnostic-msgs==5.3.6"],
         "test": [
-            "pytest>=8",
+            "pytest>=8,<9",  # pytest 9's plugin loading breaks launch_testing's plugin under a sourced ROS
             "scikit-image>=0.22",
             "onnx>=1.16",
             "onnxscript>=0.1",

@@ -4,7 +4,9 @@
                                                     # torch + onnxruntime + TensorRT where they run
     python bench/bench_pipeline.py --config small --sizes 64x128 --runs 20     # a quick CPU look
 
-Any option of ``derain-seg bench`` may be given; these are only the defaults of the paper's setting.
+Any option of ``derain-seg bench`` may be given; these are only the defaults of the paper's setting,
+meant for a GPU: on a CPU they take hours, which the command says before it starts (and, after the
+first call, how long exactly), with a progress bar per setting.
 """
 
 from __future__ import annotations

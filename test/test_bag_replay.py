@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
@@ -13,14 +16,23 @@ from derain_seg_ros.cli import main
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.ros.bag import BagError, camera_namespace, process_bag
 from derain_seg_ros.ros.demo_bag import make_demo_bag
-from derain_seg_ros.runtime.engine import make_engine
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.checkpoint import save_checkpoint
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
 
 TS = get_typestore(Stores.ROS2_HUMBLE)
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return make_engine("torch", config=PipelineConfig.small())
+    return make_engine(EngineSpec("torch", config=PipelineConfig.small()))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bag tool's default is the shipped model; these tests bring their own small one."""
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
 
 
 def plant_corrupt_message(src: Path, dst: Path, victim: int = 3) -> tuple[str, int]:
@@ -92,9 +104,9 @@ def test_camera_namespaces() -> None:
     assert camera_namespace("/cam") == "/cam"
 
 
-def test_bag_cli_makes_a_demo_and_processes_it(tmp_path: Path) -> None:
+def test_bag_cli_makes_a_demo_and_processes_it(tmp_path: Path, checkpoint: Path) -> None:
     assert main(["bag", "--make-demo", str(tmp_path / "demo")]) == 0
-    assert main(["bag", str(tmp_path / "demo"), str(tmp_path / "out")]) == 0
+    assert main(["bag", str(tmp_path / "demo"), str(tmp_path / "out"), "--checkpoint", str(checkpoint)]) == 0
     with Reader(tmp_path / "out") as reader:
         assert sum(1 for c in reader.connections if c.topic.endswith("/segmentation/color")) == 2
         assert reader.message_count == 16 + 3 * 16
@@ -144,13 +156,13 @@ def test_demo_bag_is_format_5(tmp_path: Path) -> None:
     assert info["rosbag2_bagfile_information"]["version"] == 5
 
 
-def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path) -> None:
+def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path, checkpoint: Path) -> None:
     """ONNX graphs have one frame size: ``--size`` lets onnxruntime run the bag (no fallback to
     torch), and the outputs come back at each camera's own size."""
     demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
     cache = tmp_path / "cache"
     assert main(["bag", str(demo), str(tmp_path / "out"), "--backend", "onnxruntime", "--size", "24x40",
-                 "--cache-dir", str(cache)]) == 0
+                 "--cache-dir", str(cache), "--checkpoint", str(checkpoint)]) == 0
     assert len(list(cache.rglob("*.onnx"))) == 1  # built once, for 24x40, and used for both cameras
     with Reader(tmp_path / "out") as reader:
         outputs = [c for c in reader.connections if "/derained/" in c.topic or "/segmentation/" in c.topic]
@@ -180,3 +192,52 @@ def test_bag_cli_with_a_missing_checkpoint_says_so_and_writes_nothing(tmp_path: 
     with pytest.raises(SystemExit, match="^error: checkpoint not found"):
         main(["bag", str(demo), str(tmp_path / "out"), "--checkpoint", str(tmp_path / "nope.pt")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no output bag, no staging folder
+
+
+def write_bag_with_a_custom_type(path: Path) -> bytes:
+    """One camera frame and one message of a type no typestore knows (as a custom package would record)."""
+    from derain_seg_ros.ros.image_msg import image_fields
+
+    T = TS.types
+    with Writer(path, version=8) as writer:
+        camera = writer.add_connection("/cam/image_raw", "sensor_msgs/msg/Image", typestore=TS)
+        custom = writer.add_connection("/fleet/wiper_state", "fleet_msgs/msg/WiperState", msgdef="uint8 speed\nbool rain_sensor\n",
+                                       rihs01="RIHS01_" + "ab" * 32)
+        image = T["sensor_msgs/msg/Image"](header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=1, nanosec=0),
+                                                                            frame_id="cam"),
+                                           **image_fields(np.full((24, 32, 3), 90, np.uint8), "rgb8"))
+        writer.write(camera, 10**9, TS.serialize_cdr(image, "sensor_msgs/msg/Image"))
+        raw = bytes([0, 1, 0, 0, 3, 1])
+        writer.write(custom, 10**9 + 1, raw)
+    return raw
+
+
+def test_a_topic_of_a_type_the_typestore_does_not_know_is_copied_with_its_own_definition(tmp_path: Path, engine) -> None:
+    raw = write_bag_with_a_custom_type(tmp_path / "in")
+    summary = process_bag(tmp_path / "in", tmp_path / "out", engine, progress=False, metadata_version=8)
+    assert summary.frames == 1 and summary.messages == 2
+    with Reader(tmp_path / "out") as reader:
+        (conn,) = [c for c in reader.connections if c.topic == "/fleet/wiper_state"]
+        assert conn.msgtype == "fleet_msgs/msg/WiperState" and conn.msgdef.data == "uint8 speed\nbool rain_sensor\n"
+        assert conn.digest == "RIHS01_" + "ab" * 32
+        assert [bytes(data) for _, _, data in reader.messages(connections=[conn])] == [raw]
+
+
+def test_a_missing_input_bag_says_so_without_the_repair_hint(tmp_path: Path, engine) -> None:
+    with pytest.raises(BagError) as err:
+        process_bag(tmp_path / "no_such_bag", tmp_path / "out", engine, progress=False)
+    assert str(err.value) == f"input bag {tmp_path / 'no_such_bag'} does not exist"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o002, 0o775, 0o664)])
+def test_the_output_bag_follows_the_umask(tmp_path: Path, engine, umask: int, dir_mode: int, file_mode: int) -> None:
+    demo = make_demo_bag(tmp_path / "demo", frames=1, size=(24, 32))
+    previous = os.umask(umask)
+    try:
+        process_bag(demo, tmp_path / "out", engine, progress=False)
+    finally:
+        os.umask(previous)
+    out = tmp_path / "out"
+    assert stat.S_IMODE(out.stat().st_mode) == dir_mode
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {"metadata.yaml": file_mode, "out.db3": file_mode}

@@ -41,6 +41,16 @@ def test_garbage_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         load_pipeline(foreign)
 
 
+def test_an_onnx_file_given_as_checkpoint_says_a_pt_is_expected(tmp_path: Path) -> None:
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(b"\x08\x08\x12\x07pytorch")  # how an ONNX protobuf starts
+    with pytest.raises(CheckpointError, match="model.onnx is an exported ONNX graph; this needs a pipeline checkpoint"):
+        load_pipeline(graph)
+    renamed = graph.rename(tmp_path / "model.bin")
+    with pytest.raises(CheckpointError, match="a pipeline checkpoint .pt is expected"):
+        load_pipeline(renamed)
+
+
 def _vainf_file(tmp_path: Path, deeplab_state: dict, data_parallel: bool) -> Path:
     """A file laid out as VainF/DeepLabV3Plus-Pytorch publishes its Cityscapes weights."""
     prefix = "module." if data_parallel else ""

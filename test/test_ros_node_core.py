@@ -1,4 +1,5 @@
-"""The node's logic with a fake engine: dropping, batching, stamps, counters, shutdown."""
+"""The node's logic with a fake engine: dropping, batching, two stages, lazy outputs, stamps,
+counters, throttled logs and a bounded shutdown. Every wait is on an event or a condition."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ import time
 import numpy as np
 import pytest
 
+from derain_seg_ros.ros import outputs
 from derain_seg_ros.ros.image_msg import ImageMessageError
-from derain_seg_ros.ros.node_core import NodeCore, Result
+from derain_seg_ros.ros.node_core import NodeCore, Result, Throttle
+from derain_seg_ros.ros.outputs import COLOR, DERAINED, LABEL, OUTPUT_TOPICS
 from derain_seg_ros.runtime.engine import EngineOutput
 
 
 class FakeEngine:
-    """Inverts the image, labels every pixel with the frame's first byte; can be held to simulate a slow GPU."""
+    """Inverts the image, labels every pixel with the frame's first byte; ``gate`` holds it (a slow GPU)."""
 
     name = "fake"
 
     def __init__(self, max_batch: int = 4, fail_on: int | None = None) -> None:
         self.max_batch = max_batch
-        self.calls: list[int] = []
+        self.calls: list[list[int]] = []  # first byte of every frame, per call
+        self.done = threading.Condition()
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
@@ -28,12 +32,20 @@ class FakeEngine:
 
     def infer(self, frames):
         self.entered.set()
-        self.gate.wait(5)
-        self.calls.append(len(frames))
-        if self.fail_on is not None and any(f[0, 0, 0] == self.fail_on for f in frames):
-            raise RuntimeError("engine exploded")
-        batch = np.stack(frames)
-        return EngineOutput(derained=255 - batch, labels=np.broadcast_to(batch[..., 0, 0, 0, None, None], batch.shape[:3]).copy())
+        assert self.gate.wait(10), "the test never opened the gate"
+        try:
+            if self.fail_on is not None and any(f[0, 0, 0] == self.fail_on for f in frames):
+                raise RuntimeError("engine exploded")
+            batch = np.stack(frames)
+            return EngineOutput(derained=255 - batch, labels=np.broadcast_to(batch[..., 0, 0, 0, None, None], batch.shape[:3]).copy())
+        finally:
+            with self.done:
+                self.calls.append([int(f[0, 0, 0]) for f in frames])
+                self.done.notify_all()
+
+    def wait_calls(self, n: int, timeout: float = 5.0) -> None:
+        with self.done:
+            assert self.done.wait_for(lambda: len(self.calls) >= n, timeout), f"{len(self.calls)} of {n} engine calls"
 
     def close(self) -> None:
         pass
@@ -42,20 +54,17 @@ class FakeEngine:
 class Collector:
     def __init__(self) -> None:
         self.results: list[Result] = []
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
 
     def __call__(self, result: Result) -> None:
-        with self.lock:
+        with self.cond:
             self.results.append(result)
+            self.cond.notify_all()
 
     def wait(self, n: int, timeout: float = 5.0) -> list[Result]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.results) >= n:
-                    return list(self.results)
-            time.sleep(0.005)
-        raise AssertionError(f"only {len(self.results)} of {n} results arrived")
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.results) >= n, timeout), f"only {len(self.results)} of {n} results"
+            return list(self.results)
 
 
 def frame(value: int, h: int = 4, w: int = 6) -> np.ndarray:
@@ -90,12 +99,12 @@ def test_waiting_frames_of_all_cameras_go_in_one_engine_call() -> None:
     engine.gate.set()
     results = out.wait(3)
     core.shutdown()
-    assert engine.calls == [1, 2]
+    assert [len(c) for c in engine.calls] == [1, 2]
     by_camera = {r.camera: r for r in results}
     assert by_camera["front"].header == {"stamp": 11, "frame_id": "front_cam"}
     assert by_camera["rear"].header["frame_id"] == "rear_cam"
-    assert np.all(by_camera["rear"].derained == 235) and np.all(by_camera["rear"].labels == 20)
-    assert by_camera["front"].color is not None and by_camera["front"].color.shape == (4, 6, 3)
+    assert np.all(by_camera["rear"].images[DERAINED] == 235) and np.all(by_camera["rear"].images[LABEL] == 20)
+    assert by_camera["front"].images[COLOR].shape == (4, 6, 3)
 
 
 def test_frames_of_different_sizes_are_batched_separately_and_resized_back() -> None:
@@ -109,9 +118,10 @@ def test_frames_of_different_sizes_are_batched_separately_and_resized_back() -> 
     engine.gate.set()
     results = out.wait(3)
     core.shutdown()
-    assert engine.calls == [1, 2]  # both resized to 8x12 first, so one call
-    shapes = {r.camera: r.derained.shape for r in results}
-    assert shapes == {"a": (16, 24, 3), "b": (5, 7, 3), "c": (16, 24, 3)}
+    assert [len(c) for c in engine.calls] == [1, 2]  # both resized to 8x12 first, so one call
+    shapes = {r.camera: {t: img.shape for t, img in r.images.items()} for r in results}
+    assert shapes["b"] == {DERAINED: (5, 7, 3), LABEL: (5, 7), COLOR: (5, 7, 3)}
+    assert shapes["a"][DERAINED] == shapes["c"][DERAINED] == (16, 24, 3)
 
 
 def test_bad_frames_and_engine_errors_are_counted_and_the_node_keeps_running() -> None:
@@ -123,21 +133,105 @@ def test_bad_frames_and_engine_errors_are_counted_and_the_node_keeps_running() -
 
     assert core.submit("cam", bad, None) is False
     core.submit("cam", lambda: frame(66), None)
-    time.sleep(0.2)
+    engine.wait_calls(1)  # the failing frame went through the engine before the next one arrives
     core.submit("cam", lambda: frame(7), {"stamp": 7})
     results = out.wait(1)
     core.shutdown()
     stats = core.summary()["cam"]
     assert results[0].header == {"stamp": 7}
-    assert (stats["received"], stats["rejected"], stats["processed"]) == (3, 2, 1)
+    assert (stats["received"], stats["rejected"], stats["failed"], stats["processed"]) == (3, 1, 1, 1)
 
 
-def test_shutdown_joins_the_worker() -> None:
+def test_post_processing_of_one_frame_overlaps_inference_of_the_next() -> None:
+    engine, publishing, release = FakeEngine(max_batch=1), threading.Event(), threading.Event()
+    published: list[int] = []
+
+    def slow_publish(result: Result) -> None:
+        publishing.set()
+        assert release.wait(5)
+        published.append(result.header)
+
+    core = NodeCore(engine, ["cam"], slow_publish)
+    core.submit("cam", lambda: frame(1), 1)
+    assert publishing.wait(2)  # frame 1 is being published (held)...
+    core.submit("cam", lambda: frame(2), 2)
+    engine.wait_calls(2)  # ...while frame 2 goes through the engine
+    assert published == []
+    release.set()
+    assert core.wait_for(lambda: core.stats["cam"].counts["processed"] == 2, 5)
+    core.shutdown()
+    assert published == [1, 2]
+
+
+def test_outputs_nobody_wants_are_not_computed(monkeypatch) -> None:
+    overlays: list[int] = []
+    real_overlay = outputs.overlay
+    monkeypatch.setattr(outputs, "overlay", lambda *a, **k: overlays.append(1) or real_overlay(*a, **k))
+    wanted = {"cam": {DERAINED}}
+    engine, out = FakeEngine(max_batch=1), Collector()
+    core = NodeCore(engine, ["cam"], out, wanted=lambda cam: wanted[cam])
+    core.submit("cam", lambda: frame(1), 1)
+    first = out.wait(1)[0]
+    overlays_for_first = len(overlays)
+    wanted["cam"] = set(OUTPUT_TOPICS)
+    core.submit("cam", lambda: frame(2), 2)
+    second = out.wait(2)[1]
+    core.shutdown()
+    assert set(first.images) == {DERAINED} and overlays_for_first == 0
+    assert set(second.images) == set(OUTPUT_TOPICS) and len(overlays) == 1
+
+
+def test_finish_computes_only_the_wanted_outputs_at_the_camera_size() -> None:
+    derained, labels = np.zeros((8, 12, 3), np.uint8), np.full((8, 12), 7, np.uint8)
+    assert outputs.finish(derained, labels, (16, 24), wanted=()) == {}
+    only_labels = outputs.finish(derained, labels, (16, 24), wanted={LABEL})
+    assert list(only_labels) == [LABEL] and only_labels[LABEL].shape == (16, 24) and np.all(only_labels[LABEL] == 7)
+    everything = outputs.finish(derained, labels, (16, 24), overlay_alpha=1.0)
+    assert list(everything) == list(OUTPUT_TOPICS)
+    assert not np.array_equal(everything[COLOR], everything[DERAINED])  # class 7's colour over black
+
+
+def test_shutdown_is_bounded_and_nothing_is_published_afterwards() -> None:
+    engine, out = FakeEngine(max_batch=1), Collector()
+    engine.gate.clear()
+    core = NodeCore(engine, ["cam"], out)
+    core.submit("cam", lambda: frame(1), 1)
+    assert engine.entered.wait(2)  # an inference that will not end before the deadline
+    started = time.monotonic()
+    assert core.shutdown(timeout=0.3) is False
+    assert time.monotonic() - started < 1.5
+    engine.gate.set()  # the inference ends after shutdown: its result must not be published
+    engine.wait_calls(1)
+    core._infer_thread.join(2)
+    assert not core._infer_thread.is_alive() and out.results == []
+    assert core.submit("cam", lambda: frame(2), 2) is False  # and no frame is taken any more
+
+
+def test_shutdown_joins_both_threads() -> None:
     core = NodeCore(FakeEngine(), ["cam"], Collector())
-    worker = core._worker
-    assert worker.is_alive()
-    core.shutdown(timeout=2)
-    assert not worker.is_alive()
+    threads = (core._infer_thread, core._post_thread)
+    assert all(t.is_alive() for t in threads)
+    assert core.shutdown(timeout=2) is True
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_a_burst_of_bad_frames_logs_one_line_per_period() -> None:
+    lines: list[str] = []
+
+    class Log:
+        def warning(self, message: str) -> None:
+            lines.append(message)
+
+        error = warning
+
+    now = [100.0]
+    throttle = Throttle(Log(), period_s=5.0, clock=lambda: now[0])
+    sent = [throttle("warning", "front", "bad frame") for _ in range(30)]
+    assert sent[0] and not any(sent[1:]) and lines == ["bad frame"]
+    assert throttle("warning", "rear", "bad frame") is True  # another key is not held back
+    now[0] += 5.0
+    throttle("warning", "front", "bad frame")
+    assert lines[-1] == "bad frame (29 more like it in the last 5 s)"
 
 
 def test_needs_a_camera() -> None:

@@ -1,12 +1,28 @@
-"""The TensorRT engine cache, with a fake builder (the real build needs TensorRT and a GPU)."""
+"""The TensorRT engine cache and precision decision, with TensorRT faked at its edges (the real
+build needs TensorRT and a GPU): the factory, the ONNX export and the cache run for real."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
+from types import SimpleNamespace
 
+import onnx
 import pytest
 
-from derain_seg_ros.runtime.engine_cache import EngineKey, cache_path, load_or_build
+from derain_seg_ros.cli import main
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime import trt_engine
+from derain_seg_ros.runtime.checkpoint import save_checkpoint
+from derain_seg_ros.runtime.engine import BackendUnavailable
+from derain_seg_ros.runtime.engine_cache import EngineKey, cache_path, load_or_build, read_cached
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import make_engine
+
+SMALL = PipelineConfig.small()
+NO_SRRN = dataclasses.replace(SMALL, num_srrb=0)  # the quickest graph to export: weights and depth do not matter here
 
 
 class FakeBuilder:
@@ -83,11 +99,84 @@ def test_real_tensorrt_build_where_available(tmp_path: Path) -> None:
         pytest.skip("TensorRT is installed but no CUDA GPU is present")
     import numpy as np
 
-    from derain_seg_ros.nets.config import PipelineConfig
-    from derain_seg_ros.runtime.engine import make_engine
-
-    engine = make_engine("tensorrt", config=PipelineConfig.small(), precision="fp16", height=64, width=96,
-                         cache_dir=tmp_path, fallback=False)
+    engine = make_engine(EngineSpec("tensorrt", config=SMALL, precision="fp16", size=(64, 96), cache_dir=tmp_path,
+                                    fallback=False))
     out = engine.infer([np.zeros((64, 96, 3), np.uint8)])
     assert out.derained.shape == (1, 64, 96, 3) and out.labels.shape == (1, 64, 96)
     assert list(tmp_path.glob("*.engine"))
+
+
+@pytest.fixture
+def fake_tensorrt(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """TensorRT's version, GPU, builder and deserialiser faked; ``builds`` records each real build."""
+    state = SimpleNamespace(version="10.9.0", builds=[])
+
+    def build(onnx_path: Path, precision: str, batch: int, timing_cache: Path) -> bytes:
+        state.builds.append((Path(onnx_path), precision, batch))
+        return f"engine {precision} b{batch}".encode()
+
+    def deserialise(self, engine_bytes: bytes) -> None:
+        self.engine_bytes, self.max_batch = engine_bytes, 1
+
+    monkeypatch.setattr(trt_engine, "trt_version", lambda: state.version)
+    monkeypatch.setattr(trt_engine, "gpu_name", lambda: "Fake GPU")
+    monkeypatch.setattr(trt_engine, "build_engine_bytes", build)
+    monkeypatch.setattr(trt_engine.TensorRTEngine, "__init__", deserialise)
+    return state
+
+
+def graph_float_types(path: Path) -> set[int]:
+    return {t.data_type for t in onnx.load(str(path)).graph.initializer if t.data_type in (onnx.TensorProto.FLOAT,
+                                                                                            onnx.TensorProto.FLOAT16)}
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the precision tests: the fp32 graph they all need is exported once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fake_tensorrt, shared_cache: Path,
+                                                                              caplog) -> None:
+    fake_tensorrt.version = "11.1.0"
+    spec = EngineSpec("tensorrt", config=NO_SRRN, precision="bf16", size=(32, 48), cache_dir=shared_cache)
+    with caplog.at_level(logging.INFO):
+        engine = make_engine(spec)
+    assert [precision for _, precision, _ in fake_tensorrt.builds] == ["fp32"]
+    assert graph_float_types(engine.onnx_path) == {onnx.TensorProto.FLOAT}
+    key = EngineKey.for_onnx(engine.onnx_path, "fp32", "11.1.0", "Fake GPU")
+    assert cache_path(shared_cache, key).name.startswith("pipeline_fp32_")
+    assert read_cached(cache_path(shared_cache, key), key) == b"engine fp32 b1"
+    said = [r.getMessage() for r in caplog.records if "bf16 asked" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("engine: tensorrt fp32") and "bf16 asked, building fp32" in said[0]
+    with pytest.raises(BackendUnavailable, match="use fp16 or fp32"):
+        make_engine(spec.with_(fallback=False))  # asked for explicitly: refused, never silently changed
+
+
+def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(fake_tensorrt,
+                                                                                        shared_cache: Path) -> None:
+    fake_tensorrt.version = "11.1.0"
+    spec = EngineSpec("tensorrt", config=NO_SRRN, size=(32, 48), cache_dir=shared_cache)
+    half = make_engine(spec.with_(precision="fp16"))
+    assert graph_float_types(half.onnx_path) == {onnx.TensorProto.FLOAT16}
+    fake_tensorrt.version = "10.9.0"
+    fp16, fp32 = make_engine(spec.with_(precision="fp16")), make_engine(spec.with_(precision="fp32"))
+    assert fp16.onnx_path == fp32.onnx_path and graph_float_types(fp32.onnx_path) == {onnx.TensorProto.FLOAT}
+    assert [p for _, p, _ in fake_tensorrt.builds] == ["fp16", "fp16", "fp32"]  # TRT 11, then TRT 10 twice
+    assert (fp16.engine_bytes, fp32.engine_bytes) == (b"engine fp16 b1", b"engine fp32 b1")
+
+
+def test_export_build_engine_prebuilds_what_the_node_then_loads(fake_tensorrt, tmp_path: Path) -> None:
+    """A prebuilt engine is only found at start-up if it was built from the node's own cached ONNX
+    file (the cache key holds its hash): the second make_engine must load, not build."""
+    checkpoint = save_checkpoint(tmp_path / "small.pt", DerainSegPipeline(SMALL))
+    cache, out = tmp_path / "cache", tmp_path / "copy.onnx"
+    assert main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--batch", "2",
+                 "--build-engine", "--cache-dir", str(cache), "--out", str(out)]) == 0
+    engine = make_engine(EngineSpec("tensorrt", checkpoint, precision="fp16", size=(32, 48), batch=2, cache_dir=cache,
+                                    fallback=False))
+    assert len(fake_tensorrt.builds) == 1 and engine.engine_bytes == b"engine fp16 b2"
+    assert fake_tensorrt.builds[0][0] == engine.onnx_path and engine.onnx_path.parent == cache
+    assert out.read_bytes() == engine.onnx_path.read_bytes()
+    with pytest.raises(SystemExit, match="drop --dynamic"):
+        main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--build-engine", "--dynamic"])

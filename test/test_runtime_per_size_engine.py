@@ -61,3 +61,40 @@ def test_a_torch_engine_serves_every_size() -> None:
 def test_an_empty_batch_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one frame"):
         PerSizeEngine(lambda h, w: FakeEngine("x", h, w)).infer([])
+
+
+def test_later_sizes_go_straight_to_the_backend_chosen_first(monkeypatch, caplog) -> None:
+    """auto skips an unavailable backend once, not again for every new frame size (and its log line)."""
+    import logging
+
+    from derain_seg_ros.nets.config import PipelineConfig
+    from derain_seg_ros.runtime import factory
+    from derain_seg_ros.runtime.engine import BackendUnavailable
+    from derain_seg_ros.runtime.engine_spec import EngineSpec
+    from derain_seg_ros.runtime.per_size_engine import engine_for_any_size
+
+    tried: list[str] = []
+
+    class Unavailable:
+        @staticmethod
+        def resolve(spec):
+            tried.append(spec.backend)
+            raise BackendUnavailable("not here")
+
+    class Compiled:
+        @staticmethod
+        def resolve(spec):
+            tried.append(spec.backend)
+            return spec, None
+
+        @staticmethod
+        def from_spec(spec):
+            return FakeEngine("onnxruntime", *spec.size)
+
+    monkeypatch.setattr(factory, "ENGINES", {"tensorrt": Unavailable, "onnxruntime": Compiled, "torch": Unavailable})
+    engine = engine_for_any_size(EngineSpec("auto", config=PipelineConfig.small()))
+    with caplog.at_level(logging.INFO):
+        for h, w in [(8, 12), (16, 12), (8, 20)]:
+            engine.infer([frame(h, w)])
+    assert tried == ["tensorrt", "onnxruntime", "onnxruntime", "onnxruntime"]
+    assert sum("not here" in r.getMessage() for r in caplog.records) == 1

@@ -33,10 +33,10 @@ from train.variants import BASELINES, STAGE1, STAGE2, VARIANTS  # noqa: E402
 log = logging.getLogger("train")
 
 
-def resolve_inits(cfg: TrainConfig) -> None:
+def resolve_inits(cfg: TrainConfig, names: tuple[str, ...]) -> None:
     """An unset init.stageK is this run's own stage K if it was trained, else the shipped model
     (which is an embedded-preset pipeline); other presets keep it unset and ask for it."""
-    for name in ("stage0", "stage1"):
+    for name in names:
         if getattr(cfg.init, name) is None:
             own = Path(cfg.run.out) / name / "last.pt"
             if own.is_file():
@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     dist = distributed.setup()
     try:
         cfg = load_config(args.config, args.overrides)
-        if args.stage != 0:
-            resolve_inits(cfg)
+        resolve_inits(cfg, {0: (), 2: ("stage0", "stage1")}.get(args.stage, ("stage0",)))
         path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
         if dist.main:
             log.info("checkpoint: %s", path)

@@ -1,5 +1,11 @@
-"""``derain-seg export``: the pipeline as ONNX (uint8 frames in, uint8 maps out), and optionally a
-prebuilt TensorRT engine in the cache, so a car never waits for a build at start-up."""
+"""Export the pipeline as ONNX, or prebuild the TensorRT engine the node will load.
+
+The graph takes uint8 RGB frames (N x H x W x 3, input 'rainy') and returns uint8 derained frames
+('derained') and uint8 trainId maps ('labels'), optionally float 'logits'; its frame size is fixed.
+Weights: the embedded model shipped in the package unless --checkpoint names a pipeline
+checkpoint (.pt). With --build-engine it builds and caches the very engine the node asks for
+(same factory, same cached graph, same key), so a car never waits for a build at start-up.
+"""
 
 from __future__ import annotations
 
@@ -10,56 +16,60 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--height", type=int, required=True)
-    parser.add_argument("--width", type=int, required=True)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint .pt (default: the shipped embedded model)")
+    parser.add_argument("--height", type=int, required=True, help="frame height the graph is fixed to")
+    parser.add_argument("--width", type=int, required=True, help="frame width the graph is fixed to")
+    parser.add_argument("--batch", type=int, default=1, help="frames per call (the most, with --dynamic or --build-engine)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch dimension (1..--batch)")
     parser.add_argument("--logits", action="store_true", help="also output the float logits")
     parser.add_argument("--half", action="store_true", help="float16 graph (TensorRT 11 strongly typed FP16)")
-    parser.add_argument("--out", type=Path, default=None, help="ONNX file (default pipeline_HxW_bB.onnx; "
-                        "with --build-engine only written when given)")
+    parser.add_argument("--out", type=Path, help="ONNX file (default: pipeline_HxW_bB.onnx; "
+                        "with --build-engine a copy of the engine's graph, written only when given)")
     parser.add_argument("--build-engine", action="store_true", help="build and cache the TensorRT engine too")
     parser.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "bf16"), help="TensorRT precision")
-    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from derain_seg_ros.runtime.shipped import resolve_checkpoint
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.height < 1 or args.width < 1 or args.batch < 1:
+        raise SystemExit("error: --height, --width and --batch must be positive")
+    checkpoint = resolve_checkpoint(args.checkpoint)
     if args.build_engine:
-        return _build_engine(args)
+        return _build_engine(args, checkpoint)
     from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.onnx_export import export_onnx
 
-    pipeline, _ = load_pipeline(args.checkpoint)
+    pipeline, _ = load_pipeline(checkpoint)
     out = args.out or Path(f"pipeline_{args.height}x{args.width}_b{args.batch}.onnx")
-    export_onnx(pipeline.eval(), out, args.height, args.width, args.batch, args.dynamic, args.logits, args.half)
-    print(f"wrote {out}")
+    export_onnx(pipeline.eval(), out, args.height, args.width, args.batch, args.dynamic, args.logits, args.half)  # logs the path
     return 0
 
 
-def _build_engine(args: argparse.Namespace) -> int:
+def _build_engine(args: argparse.Namespace, checkpoint: Path) -> int:
     """Build the very engine the node will ask for: same factory, same cached ONNX, same cache key.
 
     An engine built from a separately exported ONNX file would carry another file hash, and the
     node would rebuild at start-up, which is what prebuilding is meant to avoid.
     """
-    from derain_seg_ros.runtime.engine import BackendUnavailable, default_cache_dir, make_engine
-    from derain_seg_ros.runtime.onnx_export import ensure_onnx
+    from derain_seg_ros.runtime.engine import BackendUnavailable
+    from derain_seg_ros.runtime.engine_spec import EngineSpec
+    from derain_seg_ros.runtime.factory import make_engine
 
     if args.dynamic or args.logits or args.half:
         raise SystemExit("error: --build-engine builds the node's own graph (batch 1..--batch, uint8 outputs, "
                          "precision from --precision); drop --dynamic, --logits and --half")
-    cache_dir = args.cache_dir or default_cache_dir()
+    spec = EngineSpec("tensorrt", checkpoint, precision=args.precision, size=(args.height, args.width), batch=args.batch,
+                      cache_dir=args.cache_dir, fallback=False)
     try:
-        engine = make_engine("tensorrt", args.checkpoint, precision=args.precision, height=args.height, width=args.width,
-                             batch=args.batch, cache_dir=cache_dir, fallback=False)
+        engine = make_engine(spec)
     except BackendUnavailable as exc:
-        raise SystemExit(f"cannot build the TensorRT engine here: {exc}") from None
+        raise SystemExit(f"error: cannot build the TensorRT engine here: {exc}") from None
     engine.close()
-    onnx_path = ensure_onnx(args.checkpoint, None, args.height, args.width, args.batch, args.precision, cache_dir)
     if args.out:
-        shutil.copyfile(onnx_path, args.out)
-        print(f"wrote {args.out}")
-    print(f"TensorRT engine and its ONNX graph cached in {cache_dir}")
+        shutil.copyfile(engine.onnx_path, args.out)
+        logging.info("copied its graph to %s", args.out)
+    logging.info("TensorRT engine and its ONNX graph cached in %s", spec.cache)
     return 0

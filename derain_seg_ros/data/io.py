@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -41,16 +42,17 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     return atomic_write_bytes(path, encoded.tobytes())
 
 
-class SizeError(DerainSegError, ValueError):
-    """A --size that is not HxW with positive integers (the command line prints it as one line)."""
+class SizeError(DerainSegError, argparse.ArgumentTypeError, ValueError):
+    """A size that is not HxW: one line for the CLI, argparse's own message as a ``type=``."""
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'256x512' -> (256, 512)."""
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SizeError(f"a size looks like 256x512 (HxW), got {text!r}") from None
+    """'256x512' -> (256, 512). Usable as an argparse ``type``: a bad value gives one line that
+    shows the expected form (argparse prints an ArgumentTypeError's message as it is)."""
+    parts = text.strip().lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise SizeError(f"expected a size as HEIGHTxWIDTH in pixels, e.g. 256x512; got {text!r}")
+    height, width = (int(p) for p in parts)
     if height <= 0 or width <= 0:
-        raise SizeError(f"a size must be positive, got {text!r}")
+        raise SizeError(f"a size must be positive, e.g. 256x512; got {text!r}")
     return height, width

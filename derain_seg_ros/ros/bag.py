@@ -12,27 +12,29 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys.store import Typestore
 from tqdm import tqdm
 
 from derain_seg_ros.errors import DerainSegError
-from derain_seg_ros.fileio import atomic_write_bytes
+from derain_seg_ros.fileio import atomic_write_bytes, follow_umask, fresh_dir
 from derain_seg_ros.ros.image_msg import image_fields, message_to_rgb
+from derain_seg_ros.ros.outputs import ENCODING, OUTPUTS, finish
 from derain_seg_ros.runtime.checkpoint import CheckpointError
 from derain_seg_ros.runtime.engine import BackendUnavailable, Engine
-from derain_seg_ros.runtime.postprocess import overlay
-from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
+from derain_seg_ros.runtime.resize import resize_for_engine
 
 log = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-OUTPUTS = ("derained/image", "segmentation/label", "segmentation/color")
+NO_HASH = "RIHS01_" + "0" * 64  # for a type neither the typestore nor the source bag describes (Humble bags keep no hash)
 
 
 class BagError(DerainSegError, RuntimeError):
@@ -58,6 +60,48 @@ def camera_namespace(topic: str) -> str:
 
 def _storage(path: Path) -> StoragePlugin:
     return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
+
+
+def open_reader(src: Path) -> Reader:
+    """An open reader, or one clear error: a missing path is not a damaged bag."""
+    if not src.exists():
+        raise BagError(f"input bag {src} does not exist")
+    if src.is_dir() and not (src / "metadata.yaml").is_file():
+        raise BagError(f"{src} is not a rosbag2 folder (no metadata.yaml); a recording cut short can often be "
+                       "repaired: `ros2 bag reindex` for sqlite3, `mcap recover` for mcap")
+    reader = Reader(src)
+    try:
+        reader.open()
+    except Exception as exc:
+        raise BagError(f"cannot open bag {src}: {exc} (a recording cut short can often be repaired: "
+                       f"`ros2 bag reindex` for sqlite3, `mcap recover` for mcap)") from exc
+    return reader
+
+
+def copy_connection(writer: Writer, conn: Connection, typestore: Typestore) -> Connection:
+    """The same topic in the output: described by the typestore where it knows the type, otherwise
+    by the source bag's own definition and hash (custom messages, Jazzy's service events)."""
+    kwargs = {"serialization_format": conn.ext.serialization_format, "offered_qos_profiles": conn.ext.offered_qos_profiles}
+    if conn.msgtype in typestore.fielddefs:
+        return writer.add_connection(conn.topic, conn.msgtype, typestore=typestore, **kwargs)
+    return writer.add_connection(conn.topic, conn.msgtype, msgdef=conn.msgdef.data, rihs01=conn.digest or NO_HASH, **kwargs)
+
+
+@contextmanager
+def staged_bag(dst: Path) -> Iterator[Path]:
+    """A path to write a bag at, moved to ``dst`` only when complete: a killed run leaves no half bag.
+
+    The staging folder sits beside ``dst`` (same file system) and the path inside it has ``dst``'s
+    name, so the storage file is still called <dst>.db3 / .mcap."""
+    if dst.exists():
+        raise BagError(f"output {dst} exists; rosbag2 writers do not overwrite")
+    staging = fresh_dir(dst.parent, f".{dst.name}.")
+    try:
+        yield staging / dst.name
+        follow_umask(staging / dst.name)
+        (staging / dst.name).rename(dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _readable(messages: Iterator[tuple], summary: BagSummary) -> Iterator[tuple]:
@@ -94,66 +138,49 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
     """``process_size`` (H, W): run the engine at that size and bring outputs back to each camera's
     size, as the node does; ``None`` runs every frame at its own size."""
     src, dst = Path(src), Path(dst)
-    if dst.exists():
-        raise BagError(f"output {dst} exists; rosbag2 writers do not overwrite")
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     summary = BagSummary()
+    reader = open_reader(src)
     try:
-        reader = Reader(src)
-        reader.open()
-    except Exception as exc:
-        raise BagError(f"cannot open bag {src}: {exc} (a recording cut short can often be repaired: "
-                       f"`ros2 bag reindex` for sqlite3, `mcap recover` for mcap)") from exc
-    # Written in a private folder under the bag's own name, then moved: a killed run leaves no
-    # half bag at ``dst``, and the storage file inside is still called <dst>.db3 / .mcap.
-    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent if dst.parent.exists() else None))
-    tmp = staging / dst.name
-    try:
-        with Writer(tmp, version=8, storage_plugin=_storage(src)) as writer:
-            out_conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore,
-                                                     serialization_format=c.ext.serialization_format,
-                                                     offered_qos_profiles=c.ext.offered_qos_profiles)
-                         for c in reader.connections}
-            image_conns = [c for c in reader.connections if c.msgtype in IMAGE_TYPES and (not topics or c.topic in topics)]
-            if topics and (missing := set(topics) - {c.topic for c in image_conns}):
-                raise BagError(f"no image topic(s) {sorted(missing)} in {src}; it has {sorted(c.topic for c in reader.connections)}")
-            result_conns = {(c.id, name): writer.add_connection(f"{camera_namespace(c.topic)}/{name}", "sensor_msgs/msg/Image",
-                                                                typestore=typestore)
-                            for c in image_conns for name in OUTPUTS}
-            wanted = {c.id for c in image_conns}
-            bar = tqdm(total=reader.message_count, desc="bag", unit="msg", disable=not progress)
-            Image = typestore.types["sensor_msgs/msg/Image"]
-            for conn, timestamp, raw in _readable(reader.messages(), summary):
-                writer.write(out_conns[conn.id], timestamp, raw)
-                summary.messages += 1
-                bar.update()
-                if conn.id not in wanted:
-                    continue
-                try:
-                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
-                    rgb = message_to_rgb(msg)
-                    out = engine.infer([resize_for_engine(rgb, process_size)])
-                except (CheckpointError, BackendUnavailable):
-                    raise  # the engine cannot be built at all: every frame would fail alike, so stop here
-                except Exception as exc:  # a bad message, a CDR decode error or an engine failure: count it, go on
-                    summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
-                    log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
-                    continue
-                derained, labels = resize_back(out.derained[0], out.labels[0], rgb.shape[:2])
-                images = (("derained/image", derained, "rgb8"), ("segmentation/label", labels, "mono8"),
-                          ("segmentation/color", overlay(derained, labels, overlay_alpha), "rgb8"))
-                for name, array, encoding in images:
-                    result = Image(header=msg.header, **image_fields(array, encoding))
-                    writer.write(result_conns[(conn.id, name)], timestamp, typestore.serialize_cdr(result, "sensor_msgs/msg/Image"))
-                    summary.outputs += 1
-                summary.frames += 1
-            bar.close()
-        if metadata_version < 8:
-            downgrade_metadata(tmp, metadata_version)
-        shutil.move(tmp, dst)
+        with staged_bag(dst) as tmp:
+            with Writer(tmp, version=8, storage_plugin=_storage(src)) as writer:
+                out_conns = {c.id: copy_connection(writer, c, typestore) for c in reader.connections}
+                image_conns = [c for c in reader.connections if c.msgtype in IMAGE_TYPES and (not topics or c.topic in topics)]
+                if topics and (missing := set(topics) - {c.topic for c in image_conns}):
+                    raise BagError(f"no image topic(s) {sorted(missing)} in {src}; it has {sorted(c.topic for c in reader.connections)}")
+                result_conns = {(c.id, o.topic): writer.add_connection(f"{camera_namespace(c.topic)}/{o.topic}",
+                                                                       "sensor_msgs/msg/Image", typestore=typestore)
+                                for c in image_conns for o in OUTPUTS}
+                wanted = {c.id for c in image_conns}
+                bar = tqdm(total=reader.message_count, desc="bag", unit="msg", disable=not progress)
+                Image = typestore.types["sensor_msgs/msg/Image"]
+                for conn, timestamp, raw in _readable(reader.messages(), summary):
+                    writer.write(out_conns[conn.id], timestamp, raw)
+                    summary.messages += 1
+                    bar.update()
+                    if conn.id not in wanted:
+                        continue
+                    try:
+                        msg = typestore.deserialize_cdr(raw, conn.msgtype)
+                        rgb = message_to_rgb(msg)
+                        out = engine.infer([resize_for_engine(rgb, process_size)])
+                    except (CheckpointError, BackendUnavailable):
+                        raise  # the engine cannot be built at all: every frame would fail alike, so stop here
+                    except Exception as exc:  # a bad message, a CDR decode error or an engine failure: count it, go on
+                        summary.skipped.append((conn.topic, timestamp, f"{type(exc).__name__}: {exc}"))
+                        log.warning("skipped %s @ %d: %s", conn.topic, timestamp, exc)
+                        continue
+                    images = finish(out.derained[0], out.labels[0], rgb.shape[:2], overlay_alpha)
+                    for topic, image in images.items():
+                        result = Image(header=msg.header, **image_fields(image, ENCODING[topic]))
+                        writer.write(result_conns[(conn.id, topic)], timestamp, typestore.serialize_cdr(result, "sensor_msgs/msg/Image"))
+                        summary.outputs += 1
+                    summary.frames += 1
+                bar.close()
+            if metadata_version < 8:
+                downgrade_metadata(tmp, metadata_version)
     finally:
         reader.close()
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("%d messages, %d frames processed, %d outputs, %d skipped", summary.messages, summary.frames,
              summary.outputs, len(summary.skipped))
     return summary

@@ -1,8 +1,12 @@
-"""The node's logic without ROS: latest-frame slots, batching, stamps, counters, latency.
+"""The node's logic without ROS: latest-frame slots, batching, two stages, counters, shutdown.
 
 A stale camera frame is worth nothing to a car, so each camera has one slot: a new frame
-replaces a waiting one (and the replaced frame is counted as dropped). One worker takes the
-waiting frames of all cameras and runs them as one batch when the engine batches.
+replaces a waiting one (and the replaced frame is counted as dropped). The inference thread takes
+the waiting frames of all cameras and runs them as one batch when the engine batches; a second
+thread finishes a batch (resize back, overlay, publish) while the engine already runs the next.
+Only the outputs someone wants are computed (``wanted``). After ``shutdown`` returns, ``publish``
+is never called again, even if an inference is still running: the node can then destroy its
+publishers and the ROS context safely, within launch's 5 s.
 """
 
 from __future__ import annotations
@@ -11,18 +15,25 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from derain_seg_ros.ros.diagnostics import COUNTERS
 from derain_seg_ros.ros.image_msg import ImageMessageError
-from derain_seg_ros.runtime.engine import Engine
-from derain_seg_ros.runtime.postprocess import overlay
-from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
+from derain_seg_ros.ros.outputs import OUTPUT_TOPICS, finish
+from derain_seg_ros.runtime.engine import Engine, EngineOutput
+from derain_seg_ros.runtime.resize import resize_for_engine
 
-log = logging.getLogger(__name__)
+
+class Logger(Protocol):
+    """What both ``logging.Logger`` and rclpy's node logger offer."""
+
+    def warning(self, message: str) -> Any: ...
+
+    def error(self, message: str) -> Any: ...
 
 
 @dataclass
@@ -37,61 +48,93 @@ class Frame:
 class Result:
     camera: str
     header: Any
-    derained: np.ndarray  # uint8 H x W x 3 RGB, at the input's size
-    labels: np.ndarray  # uint8 H x W trainIds
-    color: np.ndarray | None  # overlay for rviz
+    images: dict[str, np.ndarray]  # output topic -> image at the input's size, only the wanted ones
     latency_s: float
 
 
 @dataclass
 class CameraStats:
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0
-    rejected: int = 0
-    latencies: deque = field(default_factory=lambda: deque(maxlen=500))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    latencies: deque = field(default_factory=lambda: deque(maxlen=2000))  # (time done, seconds)
 
     def summary(self) -> dict[str, float]:
-        lat = np.array(self.latencies, dtype=np.float64) * 1000
+        lat = np.array([s for _, s in self.latencies], dtype=np.float64) * 1000
         timing = {"latency_mean_ms": float(lat.mean()), "latency_p50_ms": float(np.percentile(lat, 50)),
                   "latency_p99_ms": float(np.percentile(lat, 99)), "latency_max_ms": float(lat.max())} if lat.size else {}
-        return {"received": self.received, "processed": self.processed, "dropped": self.dropped,
-                "rejected": self.rejected, **timing}
+        return {**self.counts, **timing}
+
+
+class Throttle:
+    """At most one message per ``key`` every ``period_s``; the next one says how many were held back.
+
+    A bad camera can send 30 broken frames a second: the log (and /rosout) gets one line."""
+
+    def __init__(self, logger: Logger, period_s: float, clock: Callable[[], float]) -> None:
+        self.logger, self.period_s, self.clock = logger, period_s, clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, level: str, key: str, message: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            if key in self._last and now - self._last[key] < self.period_s:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False
+            self._last[key] = now
+            held = self._held.pop(key, 0)
+        suffix = f" ({held} more like it in the last {self.period_s:g} s)" if held else ""
+        getattr(self.logger, level)(message + suffix)
+        return True
 
 
 class NodeCore:
     def __init__(self, engine: Engine, cameras: list[str], publish: Callable[[Result], None], *,
-                 process_size: tuple[int, int] | None = None, overlay_alpha: float = 0.5, with_color: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 process_size: tuple[int, int] | None = None, overlay_alpha: float = 0.5,
+                 wanted: Callable[[str], Collection[str]] = lambda camera: OUTPUT_TOPICS,
+                 logger: Logger | None = None, log_period_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         if not cameras:
             raise ValueError("NodeCore needs at least one camera")
-        self.engine, self.publish, self.clock = engine, publish, clock
-        self.process_size, self.overlay_alpha, self.with_color = process_size, overlay_alpha, with_color
+        self.engine, self.publish, self.wanted, self.clock = engine, publish, wanted, clock
+        self.process_size, self.overlay_alpha = process_size, overlay_alpha
+        self.log = Throttle(logger or logging.getLogger(__name__), log_period_s, clock)
         self.stats = {cam: CameraStats() for cam in cameras}
+        self.engine_calls = 0
         self._slots: dict[str, Frame | None] = {cam: None for cam in cameras}
         self._cond = threading.Condition()
         self._stop = False
-        self.engine_calls = 0
-        self._worker = threading.Thread(target=self._run, name="derain-seg-worker", daemon=True)
-        self._worker.start()
+        # Inference -> post-processing: one inferred batch waits here while the next one is inferred.
+        self._inferred: tuple[list[Frame], EngineOutput] | None = None
+        self._infer_done = False
+        self._publish_lock = threading.Lock()
+        self._closed = False  # set holding the publish lock: no publish and no hand-over after it
+        self._infer_thread = threading.Thread(target=self._infer_loop, name="derain-seg-infer", daemon=True)
+        self._post_thread = threading.Thread(target=self._post_loop, name="derain-seg-post", daemon=True)
+        self._infer_thread.start()
+        self._post_thread.start()
+
+    def _count(self, camera: str, counter: str, n: int = 1) -> None:
+        with self._cond:
+            self.stats[camera].counts[counter] += n
 
     def submit(self, camera: str, decode: Callable[[], np.ndarray], header: Any) -> bool:
         """Decode and queue one frame; a bad message is counted as rejected, never raised."""
         now = self.clock()
         with self._cond:
-            self.stats[camera].received += 1
+            if self._stop:
+                return False
+            self.stats[camera].counts["received"] += 1
         try:
             rgb = decode()
         except ImageMessageError as exc:
-            with self._cond:
-                self.stats[camera].rejected += 1
-            log.warning("%s: dropped a bad frame: %s", camera, exc)
+            self._count(camera, "rejected")
+            self.log("warning", f"bad-frame/{camera}", f"{camera}: rejected a bad frame: {exc}")
             return False
         with self._cond:
             if self._slots[camera] is not None:
-                self.stats[camera].dropped += 1
+                self.stats[camera].counts["dropped"] += 1
             self._slots[camera] = Frame(camera, rgb, header, now)
-            self._cond.notify()
+            self._cond.notify_all()
         return True
 
     def _take(self) -> list[Frame] | None:
@@ -104,50 +147,106 @@ class NodeCore:
             self._slots = {cam: None for cam in self._slots}
             return frames
 
-    def _run(self) -> None:
-        while (frames := self._take()) is not None:
-            groups: dict[tuple[int, ...], list[tuple[Frame, np.ndarray]]] = {}
-            for frame in frames:
-                ready = resize_for_engine(frame.rgb, self.process_size)
-                groups.setdefault(ready.shape, []).append((frame, ready))
-            for group in groups.values():
-                step = max(1, self.engine.max_batch)
-                for start in range(0, len(group), step):
-                    self._infer(group[start:start + step])
+    def _infer_loop(self) -> None:
+        try:
+            while (frames := self._take()) is not None:
+                groups: dict[tuple[int, ...], list[tuple[Frame, np.ndarray]]] = {}
+                for frame in frames:
+                    ready = resize_for_engine(frame.rgb, self.process_size)
+                    groups.setdefault(ready.shape, []).append((frame, ready))
+                for group in groups.values():
+                    step = max(1, self.engine.max_batch)
+                    for start in range(0, len(group), step):
+                        self._infer(group[start:start + step])
+        finally:
+            with self._cond:
+                self._infer_done = True
+                self._cond.notify_all()
 
     def _infer(self, batch: list[tuple[Frame, np.ndarray]]) -> None:
         try:
             out = self.engine.infer([ready for _, ready in batch])
-            self.engine_calls += 1
         except Exception as exc:  # a failing engine must not kill the node: count, log, go on
-            with self._cond:
-                for frame, _ in batch:
-                    self.stats[frame.camera].rejected += 1
-            log.error("engine failed on %d frame(s): %s", len(batch), exc)
+            for frame, _ in batch:
+                self._count(frame.camera, "failed")
+            self.log("error", "engine", f"engine failed on {len(batch)} frame(s): {type(exc).__name__}: {exc}")
             return
-        for i, (frame, _) in enumerate(batch):
-            derained, labels = resize_back(out.derained[i], out.labels[i], frame.rgb.shape[:2])
-            color = overlay(derained, labels, self.overlay_alpha) if self.with_color else None
-            latency = self.clock() - frame.received
+        with self._cond:
+            self.engine_calls += 1
+            self._cond.wait_for(lambda: self._inferred is None or self._closed)
+            self._inferred = ([frame for frame, _ in batch], out)
+            self._cond.notify_all()
+
+    def _next_inferred(self) -> tuple[list[Frame], EngineOutput] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._inferred is not None or self._infer_done or self._closed)
+            item, self._inferred = (None, self._inferred) if self._closed else (self._inferred, None)
+            self._cond.notify_all()
+            return item
+
+    def _post_loop(self) -> None:
+        while (item := self._next_inferred()) is not None:
+            frames, out = item
+            for i, frame in enumerate(frames):
+                if not self._finish_one(frame, out.derained[i], out.labels[i]):
+                    return
+
+    def _finish_one(self, frame: Frame, derained: np.ndarray, labels: np.ndarray) -> bool:
+        """Post-process and publish one frame; False once the core is closed."""
+        try:
+            images = finish(derained, labels, frame.rgb.shape[:2], self.overlay_alpha, self.wanted(frame.camera))
+        except Exception as exc:
+            self._count(frame.camera, "failed")
+            self.log("error", f"post/{frame.camera}", f"{frame.camera}: post-processing failed: {exc}")
+            return True
+        latency = self.clock() - frame.received
+        with self._publish_lock:
+            if self._closed:
+                return False
             try:
-                self.publish(Result(frame.camera, frame.header, derained, labels, color, latency))
+                self.publish(Result(frame.camera, frame.header, images, latency))
             except Exception as exc:
-                log.error("%s: publishing failed: %s", frame.camera, exc)
-                with self._cond:
-                    self.stats[frame.camera].rejected += 1
-                continue
-            with self._cond:
-                self.stats[frame.camera].processed += 1
-                self.stats[frame.camera].latencies.append(latency)
+                self._count(frame.camera, "failed")
+                self.log("error", f"publish/{frame.camera}", f"{frame.camera}: publishing failed: {exc}")
+                return True
+        with self._cond:
+            self.stats[frame.camera].counts["processed"] += 1
+            self.stats[frame.camera].latencies.append((self.clock(), latency))
+            self._cond.notify_all()
+        return True
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` (called under the core's lock) holds, or ``timeout`` passes."""
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+    def snapshot(self) -> dict[str, tuple[dict[str, int], list[tuple[float, float]]]]:
+        """Per camera: the cumulative counters and the recent (time done, latency) pairs."""
+        with self._cond:
+            return {cam: (dict(s.counts), list(s.latencies)) for cam, s in self.stats.items()}
 
     def summary(self) -> dict[str, dict[str, float]]:
         with self._cond:
             return {cam: s.summary() for cam, s in self.stats.items()}
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = 3.0) -> bool:
+        """Stop both threads, waiting at most ``timeout`` for an inference in flight; afterwards
+        ``publish`` is never called again. True if both threads ended in time."""
+        deadline = time.monotonic() + timeout
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._worker.join(timeout)
-        if self._worker.is_alive():
-            log.error("worker did not stop within %.1f s", timeout)
+        self._infer_thread.join(max(0.0, deadline - time.monotonic()))
+        self._post_thread.join(max(0.0, deadline - time.monotonic()))  # publishes what was inferred in time
+        locked = self._publish_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if not locked:
+            self.log("error", "shutdown", "a publish call did not return in time; closing anyway")
+            return False
+        self._publish_lock.release()
+        done = not (self._infer_thread.is_alive() or self._post_thread.is_alive())
+        if not done:
+            self.log("error", "shutdown", f"an inference was still running after {timeout:.1f} s; its result is dropped")
+        return done

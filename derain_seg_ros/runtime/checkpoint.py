@@ -38,10 +38,13 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(f"{path} is an exported ONNX graph; this needs a pipeline checkpoint (.pt). "
+                              "ONNX graphs run with `derain-seg infer` or `derain-seg bag` (onnxruntime)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise CheckpointError(f"cannot read checkpoint {path} (a pipeline checkpoint .pt is expected): {exc}") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path} is not a derain_seg_ros checkpoint (format {found!r}, expected {FORMAT!r})")
@@ -57,6 +60,17 @@ def load_pipeline(path: str | os.PathLike, map_location: str | torch.device = "c
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # ValueError: a config value this version lacks
         raise CheckpointError(f"checkpoint {path} does not match its config: {exc}") from exc
     return pipeline, state
+
+
+def build_pipeline(checkpoint: str | os.PathLike | None, config: PipelineConfig | None = None,
+                   seed: int = 0) -> DerainSegPipeline:
+    """From a checkpoint, or seeded random weights for a config (tests and benchmarks only)."""
+    if checkpoint is not None:
+        return load_pipeline(checkpoint)[0]
+    if config is None:
+        raise ValueError("build_pipeline needs a checkpoint or a config")
+    torch.manual_seed(seed)
+    return DerainSegPipeline(config)
 
 
 def vainf_to_deeplab_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -24,7 +24,7 @@ MAGIC = b"DSRTRT01"
 @dataclass(frozen=True)
 class EngineKey:
     onnx_sha256: str
-    precision: str
+    precision: str  # the one really built (resolved by TensorRTEngine.resolve), never merely the one asked
     trt_version: str
     gpu_name: str
     batch: int = 1

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from derain_seg_ros.fileio import atomic_path
-from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.runtime.checkpoint import build_pipeline
+from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.frame_pipeline import OUTPUT_NAMES, FramePipeline
 
 OPSET = 17
@@ -61,27 +62,22 @@ def export_onnx(
     return out
 
 
-def ensure_onnx(checkpoint, config: PipelineConfig | None, height: int, width: int, batch: int, precision: str,
-                cache_dir: Path, seed: int = 0) -> Path:
-    """The ONNX file for (weights, size, batch, precision), exported once into ``cache_dir``.
+def ensure_onnx(spec: EngineSpec, half: bool = False) -> Path:
+    """The ONNX file for the spec's weights, size and batch, exported once into its cache folder.
 
-    ``batch`` > 1 is a maximum, not a fixed size: the node sends whatever frames are waiting
-    (one camera or several), so the graph's batch axis is left free and engines cap it.
+    Keyed by what the file holds: the weights, size, batch, the graph's float type (``half``) and
+    the opset; not by the precision an engine is then built in (TensorRT 10 builds fp32 and fp16
+    engines from one fp32 graph). ``batch`` > 1 is a maximum, not a fixed size: the node sends
+    whatever frames are waiting (one camera or several), so the graph's batch axis is left free.
     """
-    from derain_seg_ros.runtime.torch_engine import build_pipeline
-
-    source = Path(checkpoint).read_bytes() if checkpoint is not None else repr((config, seed)).encode()
-    key = hashlib.sha256(source + f"|{height}x{width}|b{batch}|{precision}|opset{OPSET}".encode()).hexdigest()[:16]
-    path = cache_dir / f"pipeline_{height}x{width}_b{batch}_{precision}_{key}.onnx"
+    if spec.size is None:
+        raise ValueError("ensure_onnx needs the spec's frame size")
+    height, width = spec.size
+    source = spec.checkpoint.read_bytes() if spec.checkpoint is not None else repr((spec.config, spec.seed)).encode()
+    dtype = "fp16" if half else "fp32"
+    key = hashlib.sha256(source + f"|{height}x{width}|b{spec.batch}|{dtype}|opset{OPSET}".encode()).hexdigest()[:16]
+    path = spec.cache / f"pipeline_{height}x{width}_b{spec.batch}_{dtype}_{key}.onnx"
     if not path.is_file():
-        export_onnx(build_pipeline(checkpoint, config, seed).eval(), path, height, width, batch, dynamic_batch=batch > 1,
-                    half=precision == "fp16" and _trt_is_strongly_typed())
+        pipeline = build_pipeline(spec.checkpoint, spec.config, spec.seed).eval()
+        export_onnx(pipeline, path, height, width, spec.batch, dynamic_batch=spec.batch > 1, half=half)
     return path
-
-
-def _trt_is_strongly_typed() -> bool:
-    try:
-        import tensorrt as trt
-    except ImportError:
-        return False
-    return int(trt.__version__.split(".")[0]) >= 11

@@ -2,17 +2,25 @@
 
 ONNX-based engines are compiled for one frame size (their graphs are static, so TensorRT can plan
 every kernel), while the torch engine takes any size. Offline tools (``derain-seg infer``,
-``derain-seg bag``) do not know their sizes up front: this builds one engine per size on first
-sight, through ``make_engine`` and its cache, and lets a torch engine serve every size.
+``derain-seg bag``) do not know their sizes up front: from a checkpoint this builds one engine per
+size on first sight, through the factory and its cache, and lets a torch engine serve every size.
+An exported ONNX file has only its own size: frames are resized to it and results back, as the
+node does with its processing size.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from derain_seg_ros.runtime.engine import Engine, EngineOutput
+from derain_seg_ros.runtime.engine import Engine, EngineOutput, check_frames
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import build_engine
+from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
+
+log = logging.getLogger(__name__)
 
 
 class PerSizeEngine:
@@ -58,3 +66,45 @@ class PerSizeEngine:
             engine.close()
         self._engines.clear()
         self._any_size = None
+
+
+class FixedSizeEngine:
+    """Runs an engine compiled for one size on frames of any size (area-shrunk in, resized back)."""
+
+    def __init__(self, engine: Engine, size: tuple[int, int], source: str) -> None:
+        self.engine, self.size, self.source = engine, size, source
+        self.name, self.max_batch = engine.name, engine.max_batch
+        self._told: set[tuple[int, int]] = set()
+
+    def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
+        shape = check_frames(frames).shape[1:3]
+        if shape != self.size and shape not in self._told:
+            self._told.add(shape)
+            log.info("%s has a fixed size of %dx%d: %dx%d frames are resized to it and the results back",
+                     self.source, *self.size, *shape)
+        out = self.engine.infer([resize_for_engine(f, self.size) for f in frames])
+        back = [resize_back(d, lab, shape) for d, lab in zip(out.derained, out.labels)]
+        return EngineOutput(np.stack([d for d, _ in back]), np.stack([lab for _, lab in back]))
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def engine_for_any_size(spec: EngineSpec) -> Engine:
+    """What the offline tools run: per-size engines from a checkpoint, or one fixed-size ONNX file.
+
+    After the first build, later sizes go straight to the backend and precision that were chosen,
+    so a skipped backend is neither retried nor reported again for every new size.
+    """
+    if spec.is_onnx_file:
+        engine, resolved = build_engine(spec)
+        return FixedSizeEngine(engine, resolved.size, spec.checkpoint.name)
+    settled: list[EngineSpec] = []
+
+    def build(height: int, width: int) -> Engine:
+        engine, resolved = build_engine((settled[0] if settled else spec).with_(size=(height, width)))
+        if not settled:
+            settled.append(resolved)
+        return engine
+
+    return PerSizeEngine(build)

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
-from derain_seg_ros.runtime.checkpoint import load_pipeline
+from derain_seg_ros.runtime.checkpoint import build_pipeline
 from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
+from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.frame_pipeline import FramePipeline
 
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def build_pipeline(checkpoint: str | os.PathLike | None, config: PipelineConfig | None, seed: int = 0) -> DerainSegPipeline:
-    """From a checkpoint, or seeded random weights for a config (tests and demos)."""
-    if checkpoint is not None:
-        return load_pipeline(checkpoint)[0]
-    torch.manual_seed(seed)
-    return DerainSegPipeline(config or PipelineConfig())
 
 
 class TorchEngine:
@@ -45,9 +36,25 @@ class TorchEngine:
         self._static_in: torch.Tensor | None = None
         self._static_out: tuple[torch.Tensor, ...] = ()
 
+    @staticmethod
+    def resolve(spec: EngineSpec) -> tuple[EngineSpec, str | None]:
+        """The spec this backend really builds (device chosen; fp32 on a CPU when fallback allows it),
+        and a note when that differs from what was asked."""
+        if spec.is_onnx_file:
+            raise BackendUnavailable(f"it runs pipeline checkpoints (.pt); {spec.checkpoint.name} is an exported ONNX graph")
+        device = torch.device(spec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        resolved = spec.with_(device=str(device))
+        if spec.cuda_graph and device.type != "cuda":
+            raise BackendUnavailable("CUDA graphs need a CUDA device")
+        if spec.precision != "fp32" and device.type != "cuda":
+            if not spec.fallback:
+                raise BackendUnavailable(f"{spec.precision} needs a CUDA device; this engine runs on {device}")
+            return resolved.with_(precision="fp32"), f"{spec.precision} asked, but torch on the CPU runs fp32"
+        return resolved, None
+
     @classmethod
-    def create(cls, checkpoint=None, *, config=None, precision="fp32", device=None, cuda_graph=False, seed=0) -> "TorchEngine":
-        return cls(build_pipeline(checkpoint, config, seed), precision, device, cuda_graph)
+    def from_spec(cls, spec: EngineSpec) -> "TorchEngine":
+        return cls(build_pipeline(spec.checkpoint, spec.config, spec.seed), spec.precision, spec.device, spec.cuda_graph)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":

@@ -1,15 +1,15 @@
 """TensorRT engine: build from the exported ONNX graph, cache on disk, run with execute_async_v3.
 
-TensorRT 10: FP16 through the builder flag on a weakly typed network. TensorRT 11 removed weak
+TensorRT 10: FP16/BF16 through builder flags on a weakly typed network. TensorRT 11 removed weak
 typing: networks are strongly typed and take their precision from the graph, so FP16 there means
-an ONNX exported in half precision (``ensure_onnx`` does that when it sees TensorRT >= 11).
-Device buffers are torch CUDA tensors, so no pycuda is needed.
+an ONNX exported in half precision, and BF16 (which the export does not produce) resolves to
+FP32, said once in the log and keyed as fp32 in the cache. Device buffers are torch CUDA tensors,
+so no pycuda is needed.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,34 +19,47 @@ import numpy as np
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
 from derain_seg_ros.runtime.engine_cache import EngineKey, load_or_build
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.onnx_export import ensure_onnx
 
 log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 4 << 30
 
 
-def trt_available() -> None:
+def trt_version() -> str:
+    """TensorRT's version, or BackendUnavailable when it cannot run here."""
     try:
-        import tensorrt  # noqa: F401
+        import tensorrt
     except ImportError as exc:
         raise BackendUnavailable("tensorrt is not installed (pip install 'derain_seg_ros[tensorrt]', see README)") from exc
     import torch
 
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT needs a CUDA GPU and torch with CUDA; none found")
+    return tensorrt.__version__
 
 
-def _major(trt) -> int:
-    return int(trt.__version__.split(".")[0])
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name()
+
+
+def strongly_typed(version: str) -> bool:
+    """TensorRT >= 11 builds every network strongly typed: precision comes from the graph."""
+    return int(version.split(".")[0]) >= 11
 
 
 def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache: Path) -> bytes:
     """Parse the ONNX file and build a serialised engine (minutes for ResNet-101 at 1024x2048)."""
     import tensorrt as trt
 
+    log.info("building the TensorRT engine (%s) from %s: this takes minutes for large graphs", precision, onnx_path.name)
+
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    strongly_typed = _major(trt) >= 11
-    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
+    typed = strongly_typed(trt.__version__)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if typed else 0
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes()):
@@ -54,9 +67,9 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
         raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if precision == "fp16" and not strongly_typed:
+    if precision == "fp16" and not typed:
         config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "bf16" and not strongly_typed:
+    elif precision == "bf16" and not typed:
         config.set_flag(trt.BuilderFlag.BF16)
     cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)
@@ -71,12 +84,13 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
     atomic_write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
-    log.info("built TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
+    log.info("built the TensorRT engine (%s) in %.1f s", precision, time.perf_counter() - started)
     return bytes(serialized)
 
 
 class TensorRTEngine:
     name = "tensorrt"
+    onnx_path: Path | None = None
 
     def __init__(self, engine_bytes: bytes) -> None:
         import tensorrt as trt
@@ -94,18 +108,35 @@ class TensorRTEngine:
         self.size = (shape[1], shape[2])
         self.max_batch = self.engine.get_tensor_profile_shape("rainy", 0)[2][0] if self.dynamic_batch else shape[0]
 
-    @classmethod
-    def from_onnx(cls, onnx_path: str | os.PathLike, precision: str = "fp16", batch: int = 1,
-                  cache_dir: str | os.PathLike = ".") -> "TensorRTEngine":
-        import tensorrt as trt
-        import torch
+    @staticmethod
+    def resolve(spec: EngineSpec) -> tuple[EngineSpec, str | None]:
+        """Decides the precision once: TensorRT 11 cannot build bf16 from our export (see the module)."""
+        if spec.is_onnx_file:
+            raise BackendUnavailable(f"its engines are built from a pipeline checkpoint (.pt) through the cache; "
+                                     f"{spec.checkpoint.name} is an exported ONNX graph (onnxruntime runs it)")
+        version = trt_version()
+        if spec.size is None:
+            raise BackendUnavailable("needs the frame size (height, width) to export its ONNX graph")
+        if spec.precision == "bf16" and strongly_typed(version):
+            why = f"TensorRT {version} builds strongly typed networks from the graph's own types, and the export has no bf16 graph"
+            if not spec.fallback:
+                raise BackendUnavailable(f"{why}; use fp16 or fp32")
+            return spec.with_(precision="fp32"), f"bf16 asked, building fp32: {why}"
+        return spec, None
 
-        onnx_path, cache_dir = Path(onnx_path), Path(cache_dir)
-        key = EngineKey.for_onnx(onnx_path, precision, trt.__version__, torch.cuda.get_device_name(), batch)
-        engine, built = load_or_build(cache_dir, key, lambda: build_engine_bytes(
-            onnx_path, precision, batch, cache_dir / f"timing_{trt.__version__}.cache"))
-        log.info("TensorRT engine %s", "built and cached" if built else "loaded from cache")
-        return cls(engine)
+    @classmethod
+    def from_spec(cls, spec: EngineSpec) -> "TensorRTEngine":
+        """Load the engine for ``spec`` (a resolved one) from the cache, or build and cache it."""
+        version = trt_version()
+        onnx_path = ensure_onnx(spec, half=spec.precision == "fp16" and strongly_typed(version))
+        key = EngineKey.for_onnx(onnx_path, spec.precision, version, gpu_name(), spec.batch)
+        engine_bytes, built = load_or_build(spec.cache, key, lambda: build_engine_bytes(
+            onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache"))
+        if not built:  # a build has said so itself
+            log.info("TensorRT engine loaded from the cache in %s", spec.cache)
+        engine = cls(engine_bytes)
+        engine.onnx_path = onnx_path  # what it was built from: `derain-seg export --build-engine --out` copies it
+        return engine
 
     def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
         torch = self._torch
