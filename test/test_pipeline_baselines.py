@@ -22,7 +22,7 @@ EXTRAS = {"prenet": {"stages"}, "durn": set(), "agan": {"attention", "scales"}, 
 
 
 def small(derainer: str) -> PipelineConfig:
-    return replace(PipelineConfig.small(), derainer=derainer)
+    return PipelineConfig.small(derainer)  # type: ignore[arg-type]
 
 
 def frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -56,11 +56,15 @@ def test_parameter_counts_are_the_derainer_and_deeplab(derainer: str) -> None:
     assert counts["total"] == count_parameters(pipeline)
 
 
-def test_presets_choose_the_baselines_widths() -> None:
-    paper, embedded = PipelineConfig(), PipelineConfig.embedded()
-    assert paper.prenet.channels == 32 and embedded.prenet.channels == 8 and PipelineConfig.small().prenet.stages == 3
-    assert paper.agan.widths == (64, 128, 256) and embedded.agan.widths == (16, 32, 64)
-    assert paper.durn.channels == 128 and embedded.durn.channels == 48
+def test_presets_give_the_derainer_their_widths_and_leave_ours_as_it_was() -> None:
+    assert PipelineConfig.paper("prenet").prenet.channels == 32 and PipelineConfig.embedded("prenet").prenet.channels == 8
+    assert PipelineConfig.small("prenet").prenet.stages == 3
+    assert PipelineConfig.embedded("agan").agan.widths == (16, 32, 64) and PipelineConfig.embedded("durn").durn.channels == 48
+    embedded_prenet = PipelineConfig.embedded("prenet")
+    assert embedded_prenet.derainer == "prenet" and embedded_prenet.deeplab == PipelineConfig.embedded().deeplab
+    # Ours keeps every baseline field at its default: a config written before them is the same preset.
+    assert PipelineConfig.embedded() == replace(PipelineConfig.embedded("icsc"), derainer="ours", icsc=PipelineConfig().icsc)
+    assert PipelineConfig.paper() == PipelineConfig()
 
 
 @pytest.mark.parametrize("derainer", BASELINES)
@@ -80,7 +84,7 @@ def test_a_checkpoint_from_before_the_derainer_field_loads_as_ours(tmp_path: Pat
     old_config = {k: v for k, v in pipeline.cfg.to_dict().items() if k not in ("derainer", "prenet", "durn", "agan", "icsc")}
     torch.save({"format": "derain_seg_ros/1", "config": old_config, "model": pipeline.state_dict()}, tmp_path / "old.pt")
     loaded, _ = load_pipeline(tmp_path / "old.pt")  # strict: every attention/coarse/srrn/deeplab key fits
-    assert loaded.cfg.derainer == "ours" and loaded.cfg.attention == pipeline.cfg.attention
+    assert loaded.cfg.derainer == "ours" and loaded.cfg == PipelineConfig.small()  # still the small preset
     rainy = torch.rand(1, 3, 21, 30)
     with torch.no_grad():
         assert torch.equal(loaded.eval()(rainy)["derained"], pipeline(rainy)["derained"])
@@ -148,8 +152,8 @@ def test_readme_parameter_table_matches_the_networks() -> None:
         return int(text.split()[0].replace(",", ""))
 
     for name, derainer in (("AGAN", "agan"), ("PReNet", "prenet"), ("DuRN-S-P", "durn"), ("ICSC", "icsc")):
-        for column, cfg in ((0, PipelineConfig()), (1, PipelineConfig.embedded())):
-            assert n(table[name][column]) == count_parameters(BASELINES[derainer](getattr(cfg, derainer))), (name, column)
+        for column, cfg in ((0, PipelineConfig.paper(derainer)), (1, PipelineConfig.embedded(derainer))):  # type: ignore[arg-type]
+            assert n(table[name][column]) == DerainSegPipeline(cfg).parameter_counts()["derainer"], (name, column)
     for name, net, config in (("AGAN", AGANDiscriminator, AGANDiscriminatorConfig), ("ICSC", ICSCDiscriminator, ICSCDiscriminatorConfig)):
         paper, embedded = (n(x) for x in table[name][2].split("/"))
         assert (paper, embedded) == (count_parameters(net(config())), count_parameters(net(config.embedded())))

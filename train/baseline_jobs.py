@@ -19,7 +19,6 @@ Choices made here, for every baseline alike:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -76,7 +75,7 @@ def generator_forward(model: nn.Module, batch: dict[str, Any]) -> dict[str, Any]
 
 def baseline_job(cfg: TrainConfig, baseline: Baseline) -> Job:
     """``baseline.derainer`` learns with its own losses; DeepLab (stage 0) stays frozen."""
-    pipeline = DerainSegPipeline(replace(pipeline_config(cfg), derainer=baseline.derainer))
+    pipeline = DerainSegPipeline(pipeline_config(cfg, derainer=baseline.derainer))  # type: ignore[arg-type]
     load_stage0(cfg, pipeline)
     o = cfg.optim
 

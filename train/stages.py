@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from derain_seg_ros.labels import IGNORE_ID
 from derain_seg_ros.losses import pipeline_loss
-from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig
+from derain_seg_ros.nets.config import CoarseConfig, DerainerName, PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
@@ -22,15 +22,16 @@ from train.loop import Job, multistep, poly
 from train.variants import Stage
 
 log = logging.getLogger("train")
-PRESETS = {"default": PipelineConfig, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
+PRESETS = {"default": PipelineConfig.paper, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
 
 
-def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None) -> PipelineConfig:
-    """The preset's networks with the model section's choices on top."""
+def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: DerainerName = "ours") -> PipelineConfig:
+    """The preset's networks with the model section's choices on top; ``derainer`` (a baseline) at
+    the preset's widths."""
     m = cfg.model
     if m.preset not in PRESETS:
         raise ConfigError(f"model.preset must be one of {sorted(PRESETS)}, got {m.preset!r}")
-    base = PRESETS[m.preset]()
+    base = PRESETS[m.preset](derainer)
     coarse: CoarseConfig = base.coarse
     if m.residual is not None:
         coarse = replace(coarse, residual=m.residual)

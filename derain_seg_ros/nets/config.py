@@ -5,14 +5,16 @@ Defaults follow the authors' public code (see PAPER.md, "What the authors' publi
 ``PipelineConfig.embedded()`` the model that ships in the package (trained on 2 CPU cores).
 
 ``derainer`` names the deraining network in front of DeepLab: ours (A -> C -> SRRN) or one of the
-paper's four baselines, whose sizes sit beside ours and follow the same preset (paper widths by
-default, their ``embedded()``/``small()`` widths in those presets).
+paper's four baselines, whose sizes sit beside ours. Each preset takes the derainer and gives it
+that preset's widths (paper, ``embedded()``, ``small()``); the fields of the networks a pipeline
+does not build keep their defaults, so ``PipelineConfig.embedded()`` is the same config whether or
+not a checkpoint predates the baselines.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal, get_args
 
 from derain_seg_ros.nets.agan import AGANConfig
@@ -105,38 +107,36 @@ class PipelineConfig:
         )
 
     @classmethod
-    def small(cls) -> "PipelineConfig":
+    def paper(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
+        """The paper's networks (the defaults), ``derainer`` in front of DeepLab at its paper widths."""
+        return cls(derainer=derainer)
+
+    @classmethod
+    def small(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
         """A few-thousand-parameter pipeline for tests and CPU smoke runs (same wiring)."""
-        return cls(
+        return _with_derainer(cls(
             attention=AttentionConfig(channels=8, blocks=1),
             coarse=CoarseConfig(ngf=8, downsamplings=2, blocks=1, max_channels=32),
             srrb=SRRBConfig(unet_ngf=8, unet_downsamplings=2, unet_max_channels=32, full_channels=8, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="tiny", aspp_channels=16, low_level_channels=8),
-            prenet=PReNetConfig.small(),
-            durn=DuRNSPConfig.small(),
-            agan=AGANConfig.small(),
-            icsc=ICSCConfig.small(),
-        )
+        ), derainer, "small")
 
     @classmethod
-    def embedded(cls) -> "PipelineConfig":
+    def embedded(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
         """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
 
         Same wiring as the paper; a residual C (identity at start, so dry frames pass unharmed),
         narrower U-Nets, and DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
+        A baseline ``derainer`` gets its own ``embedded()`` widths, in front of the same DeepLab.
         """
-        return cls(
+        return _with_derainer(cls(
             attention=AttentionConfig(channels=16, blocks=3),
             coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True),
             srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
-            prenet=PReNetConfig.embedded(),
-            durn=DuRNSPConfig.embedded(),
-            agan=AGANConfig.embedded(),
-            icsc=ICSCConfig.embedded(),
-        )
+        ), derainer, "embedded")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +145,16 @@ class PipelineConfig:
     def from_dict(cls, data: dict[str, Any]) -> "PipelineConfig":
         """Inverse of ``to_dict``; unknown keys are an error, not silently dropped."""
         return _build(cls, data)
+
+
+def _with_derainer(cfg: PipelineConfig, derainer: DerainerName, preset: Literal["embedded", "small"]) -> PipelineConfig:
+    """``cfg`` with ``derainer`` in front of DeepLab at the preset's widths (ours: ``cfg`` itself)."""
+    if derainer == "ours":
+        return cfg
+    if derainer not in get_args(DerainerName):
+        raise ValueError(f"unknown derainer {derainer!r}; choose one of {list(get_args(DerainerName))}")
+    sizes = getattr(type(getattr(cfg, derainer)), preset)()
+    return replace(cfg, derainer=derainer, **{derainer: sizes})
 
 
 def _build(kind: type, data: dict[str, Any]) -> Any:
