@@ -1,6 +1,7 @@
 """The baselines through the one training loop: a GAN's kill + resume equals an uninterrupted run
-(generator and discriminator), each network moves only under its own optimizer step, DDP ranks
-agree, and ``ablation.py --baselines`` puts the four columns before ours (RobotCar(R) too)."""
+(generator and discriminator), a divergence stops it with its checkpoint kept, each network moves
+only under its own optimizer step, DDP ranks agree, and ``ablation.py --baselines`` puts the four
+columns before ours (RobotCar(R) too)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,20 @@ def test_gan_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, stage0: 
     with (tmp_path / "whole" / variant / "log.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 and {"loss_total", "loss_disc_total"} <= set(rows[0])
+
+
+def test_a_diverging_gan_run_stops_with_a_clear_error_and_keeps_its_checkpoint(
+        dataset: Path, stage0: Path, tmp_path: Path, capsys) -> None:
+    common = ["--variant", "AGAN", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
+              f"init.stage0={stage0}", "optim.epochs=3", "optim.steps_per_epoch=2"]
+    assert run_main([*common, "run.max_steps=2"]) == 0  # one good epoch on disk
+    before = read_checkpoint(tmp_path / "AGAN" / "last.pt")
+    assert run_main([*common, "--resume", "optim.lr=1e30"]) == 2  # steps of 1e30 overflow within a step or two
+    err = capsys.readouterr().err
+    assert "loss became" in err and "checkpoint of step 2 is kept" in err  # the generator's or the discriminator's
+    after = read_checkpoint(tmp_path / "AGAN" / "last.pt")
+    assert after["step"] == 2
+    assert all(torch.equal(before[part][k], after[part][k]) for part in ("model", "adversary") for k in before[part])
 
 
 def test_each_network_moves_only_under_its_own_optimizer_step(dataset: Path, stage0: Path, tmp_path: Path) -> None:
