@@ -1,7 +1,9 @@
 """The one training loop: data order, schedule, AMP, DDP, logging, checkpoints and exact resume.
 
-Stage 0 (DeepLab on clean images) and every pipeline stage of Table 1 are a ``Job``: what to
-optimise and how one batch becomes a loss. Everything else is shared.
+Stage 0 (DeepLab on clean images), every pipeline stage of Table 1 and every baseline are a
+``Job``: what to optimise and how one batch becomes a loss; a GAN baseline's job also carries an
+``Adversary``, its discriminator, which the same loop steps between the generator's forward and
+its loss. Everything else is shared.
 """
 
 from __future__ import annotations
@@ -25,13 +27,34 @@ from tqdm import tqdm
 
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
-from derain_seg_ros.runtime.checkpoint import read_checkpoint, save_checkpoint
+from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from train.config import TrainConfig
 from train.distributed import DistInfo, barrier
 
 log = logging.getLogger("train")
 
-StepFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
+Loss = tuple[torch.Tensor, dict[str, float]]  # the loss to minimise, and its terms for the logs
+StepFn = Callable[[torch.nn.Module, dict[str, Any]], Loss]
+OptimizerFn = Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
+
+
+@dataclass
+class Adversary:
+    """A discriminator trained beside the job's network in the same loop (the GAN baselines).
+
+    Training-only: it is never part of the pipeline (not in its state dict, not exported); the
+    checkpoint keeps it, its optimizer and its schedule beside the pipeline for resume. Per batch
+    the loop runs ``forward_fn`` (the generator, once), steps the discriminator on ``loss_fn``
+    (given the discriminator, DDP-wrapped where the run is, and that forward; it must detach the
+    generator's output), then steps the generator on ``generator_loss_fn`` (given the bare,
+    updated discriminator, which it must run frozen). Same optimizer kind and schedule as the job.
+    """
+
+    module: torch.nn.Module
+    optimizer_fn: OptimizerFn
+    forward_fn: Callable[[torch.nn.Module, dict[str, Any]], dict[str, Any]]  # (trained model, batch) -> what both losses read
+    loss_fn: Callable[[torch.nn.Module, dict[str, Any]], Loss]
+    generator_loss_fn: Callable[[torch.nn.Module, dict[str, Any]], Loss]
 
 
 @dataclass
@@ -40,11 +63,12 @@ class Job:
     pipeline: DerainSegPipeline
     trained: torch.nn.Module  # what DDP wraps and the optimizer updates
     frozen: tuple[torch.nn.Module, ...]  # kept in eval mode: BN statistics must not move
-    optimizer_fn: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
+    optimizer_fn: OptimizerFn
     lr_factor: Callable[[int, int, int], float]  # (step, steps_per_epoch, total_steps) -> factor
-    step_fn: StepFn
+    step_fn: StepFn  # with an adversary: the generator's loss at the current discriminator (the loop splits it)
     epochs: int
     steps_per_epoch: int | None
+    adversary: Adversary | None = None
 
 
 def multistep(milestones: list[float], gamma: float, warmup: float = 0.0) -> Callable[[int, int, int], float]:
@@ -97,6 +121,17 @@ def _set_modes(job: Job) -> None:
     job.pipeline.train()
     for module in job.frozen:
         module.eval()
+    if job.adversary is not None:
+        job.adversary.module.train()
+
+
+@dataclass
+class AdversaryState:
+    """The discriminator's side of a session: what runs it (DDP-wrapped or bare) and its optimisation state."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
 
 
 @dataclass
@@ -113,6 +148,7 @@ class Session:
     scaler: torch.amp.GradScaler
     per_epoch: int
     total: int
+    adversary: AdversaryState | None = None
     step: int = 0
     saved_at: int = 0
     seconds_before: float = 0.0  # training time of earlier invocations (a resumed run adds to it)
@@ -135,7 +171,15 @@ def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistI
     sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
     _train(session, dataset, sampler)
     print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)
+    if job.adversary is not None:
+        print(f"[{job.name}] rank {dist.rank} adversary sha256 {weights_digest(job.adversary.module)}", flush=True)
     return session.ckpt_path
+
+
+def _wrap(module: torch.nn.Module, dist: DistInfo) -> torch.nn.Module:
+    if dist.world == 1:
+        return module
+    return DistributedDataParallel(module, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
 
 
 def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistInfo) -> Session:
@@ -148,8 +192,7 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
     params = [p for p in job.trained.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{job.name}: nothing to train")
-    model = DistributedDataParallel(job.trained, device_ids=[dist.local_rank] if device.type == "cuda" else None) \
-        if dist.world > 1 else job.trained
+    model = _wrap(job.trained, dist)
     optimizer = job.optimizer_fn(params)
     batch = cfg.data.batch_size
     per_epoch = len(dataset) // dist.world // batch  # DistributedSampler(drop_last) gives each rank len // world
@@ -158,10 +201,18 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
     if per_epoch < 1:
         raise DerainSegError(f"{job.name}: {len(dataset)} training images are fewer than one batch of {batch} per process")
     total = per_epoch * job.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: job.lr_factor(s, per_epoch, total))
+
+    def schedule(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: job.lr_factor(s, per_epoch, total))
+
+    adversary = None
+    if job.adversary is not None:
+        disc = job.adversary.module.to(device)
+        disc_optimizer = job.adversary.optimizer_fn(list(disc.parameters()))
+        adversary = AdversaryState(_wrap(disc, dist), disc_optimizer, schedule(disc_optimizer))
     amp = cfg.run.amp and device.type == "cuda"
-    return Session(job, cfg, run_dir, dist, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=amp),
-                   per_epoch, total)
+    return Session(job, cfg, run_dir, dist, model, optimizer, schedule(optimizer), torch.amp.GradScaler("cuda", enabled=amp),
+                   per_epoch, total, adversary)
 
 
 def _resume(s: Session) -> None:
@@ -171,18 +222,30 @@ def _resume(s: Session) -> None:
         return
     state = read_checkpoint(s.ckpt_path)
     s.job.pipeline.load_state_dict(state["model"])
-    s.optimizer.load_state_dict(state["optimizer"])
-    configured = list(s.scheduler.base_lrs)
-    s.scheduler.load_state_dict(state["scheduler"])
-    s.scaler.load_state_dict(state["scaler"])
     s.step = s.saved_at = state["step"]
+    _load_optimisation(s, s.optimizer, s.scheduler, state["optimizer"], state["scheduler"], "learning rate")
+    if s.adversary is not None:
+        if "adversary" not in state:
+            raise CheckpointError(f"{s.ckpt_path} holds no discriminator: it is not a checkpoint of {s.job.name}")
+        s.job.adversary.module.load_state_dict(state["adversary"])  # type: ignore[union-attr]
+        _load_optimisation(s, s.adversary.optimizer, s.adversary.scheduler, state["adversary_optimizer"],
+                           state["adversary_scheduler"], "discriminator's learning rate")
+    s.scaler.load_state_dict(state["scaler"])
     s.seconds_before = float(state.get("train_seconds", 0.0))
     _set_rng_state(state["rng"])
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
-    if configured != s.scheduler.base_lrs:  # the usual answer to a divergence: resume with a lower rate
-        log.info("%s: learning rate %s -> %s from the config", s.job.name, s.scheduler.base_lrs, configured)
-        s.scheduler.base_lrs = configured
-        for group, base in zip(s.optimizer.param_groups, configured, strict=True):
+
+
+def _load_optimisation(s: Session, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
+                       optimizer_state: dict[str, Any], scheduler_state: dict[str, Any], what: str) -> None:
+    """Optimizer and schedule state from a checkpoint; a rate changed in the config since wins (and is logged)."""
+    optimizer.load_state_dict(optimizer_state)
+    configured = list(scheduler.base_lrs)
+    scheduler.load_state_dict(scheduler_state)
+    if configured != scheduler.base_lrs:  # the usual answer to a divergence: resume with a lower rate
+        log.info("%s: %s %s -> %s from the config", s.job.name, what, scheduler.base_lrs, configured)
+        scheduler.base_lrs = configured
+        for group, base in zip(optimizer.param_groups, configured, strict=True):
             group["initial_lr"], group["lr"] = base, base * s.job.lr_factor(s.step, s.per_epoch, s.total)
 
 
@@ -190,11 +253,17 @@ def _save(s: Session) -> None:
     """Atomic ``last.pt`` with everything ``_resume`` needs; every rank holds rank 0's buffers."""
     s.saved_at = s.step
     sync_buffers(s.job.pipeline)
+    extra: dict[str, Any] = {}
+    if s.adversary is not None:  # beside the pipeline, never in it: load_pipeline and export never see it
+        sync_buffers(s.job.adversary.module)  # type: ignore[union-attr]
+        extra = {"adversary": s.job.adversary.module.state_dict(),  # type: ignore[union-attr]
+                 "adversary_optimizer": s.adversary.optimizer.state_dict(),
+                 "adversary_scheduler": s.adversary.scheduler.state_dict()}
     if s.dist.main:
         save_checkpoint(s.ckpt_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
                         done=s.step >= s.total, optimizer=s.optimizer.state_dict(), scheduler=s.scheduler.state_dict(),
                         scaler=s.scaler.state_dict(), rng=_rng_state(), train_config=s.cfg.to_dict(),
-                        train_seconds=s.train_seconds)
+                        train_seconds=s.train_seconds, **extra)
     barrier()
 
 
@@ -222,16 +291,20 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
         _set_modes(job)
         for data in loader:
             started = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                loss, parts = job.step_fn(s.model, _to(data, device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{job.name}: loss became {float(loss.detach())} at step {s.step}; the checkpoint of step "
-                                         f"{s.saved_at} is kept in {s.run_dir}: lower the learning rate and --resume")
+            data = _to(data, device)
+            if job.adversary is None:
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    loss, parts = job.step_fn(s.model, data)
+            else:
+                loss, parts = _adversarial_losses(s, data)
+            _check_finite(s, loss, "loss")
             s.optimizer.zero_grad(set_to_none=True)
             s.scaler.scale(loss).backward()
             s.scaler.step(s.optimizer)
             s.scaler.update()
             s.scheduler.step()
+            if s.adversary is not None:
+                s.adversary.scheduler.step()
             s.step += 1
             rate = 1 / max(time.perf_counter() - started, 1e-9)
             bar.update()
@@ -247,6 +320,29 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
         _save(s)
     if logger:
         logger.close()
+
+
+def _adversarial_losses(s: Session, data: dict[str, Any]) -> Loss:
+    """The generator's forward (once), the discriminator's step on it, then the generator's loss
+    through the updated discriminator; the discriminator's terms join the logs as ``disc_*``."""
+    adversary, state = s.job.adversary, s.adversary
+    assert adversary is not None and state is not None
+    with torch.autocast(s.dist.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
+        forward = adversary.forward_fn(s.model, data)
+        disc_loss, disc_parts = adversary.loss_fn(state.model, forward)
+    _check_finite(s, disc_loss, "discriminator loss")
+    state.optimizer.zero_grad(set_to_none=True)
+    s.scaler.scale(disc_loss).backward()
+    s.scaler.step(state.optimizer)  # one scaler for both optimizers: updated once, after the generator's step
+    with torch.autocast(s.dist.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
+        loss, parts = adversary.generator_loss_fn(adversary.module, forward)
+    return loss, {**parts, **{f"disc_{k}": v for k, v in disc_parts.items()}}
+
+
+def _check_finite(s: Session, loss: torch.Tensor, what: str) -> None:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{s.job.name}: {what} became {float(loss.detach())} at step {s.step}; the checkpoint of step "
+                                 f"{s.saved_at} is kept in {s.run_dir}: lower the learning rate and --resume")
 
 
 def _to(data: dict[str, Any], device: torch.device) -> dict[str, Any]:

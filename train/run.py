@@ -2,7 +2,9 @@
 
 Stage 0 trains DeepLabv3+ on clean images; stage 1 trains A + C (L_Att + L_D); stage 2 freezes
 them and DeepLab and trains SRRN (L_R + w_H L_H). ``--variant`` runs a Table-1 training instead
-(A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT). Without --config the embedded preset runs: its data
+(A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT) or one of the paper's baselines in front of the same
+frozen DeepLab (AGAN, PReNet, DuRN, ICSC: their own losses, the GANs' discriminators stepped in
+the same loop, the optim section's budget). Without --config the embedded preset runs: its data
 is synthesised on first use and missing earlier stages come from this run folder or, failing
 that, from the shipped model. Multi-GPU: ``torchrun --nproc_per_node N train/run.py ...``.
 """
@@ -24,8 +26,9 @@ from train import distributed  # noqa: E402
 from train.config import DEFAULT_PRESET, ConfigError, TrainConfig, load_config  # noqa: E402
 from train.datasets import train_dataset  # noqa: E402
 from train.loop import fit  # noqa: E402
+from train.baseline_jobs import baseline_job  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
-from train.variants import STAGE1, STAGE2, VARIANTS  # noqa: E402
+from train.variants import BASELINES, STAGE1, STAGE2, VARIANTS  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -53,11 +56,22 @@ def run_stage(cfg: TrainConfig, stage: int, dist: distributed.DistInfo, resume: 
     return fit(pipeline_job(cfg, STAGE1 if stage == 1 else STAGE2), cfg, dataset, out / f"stage{stage}", dist, resume)
 
 
+def variant_folders(variant: str) -> list[str]:
+    """The run sub-folders a variant trains in, in order (its checkpoint is the last one's last.pt)."""
+    if variant in BASELINES:
+        return [variant]
+    if variant in VARIANTS:
+        return [stage.name for stage in VARIANTS[variant]]
+    raise ConfigError(f"unknown variant {variant!r}; choose one of {[*VARIANTS, *BASELINES]}")
+
+
 def run_variant(cfg: TrainConfig, variant: str, dist: distributed.DistInfo, resume: bool) -> Path:
-    """The stages of one Table-1 variant, chained; returns the last stage's checkpoint."""
-    if variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
+    """The stages of one Table-1 variant, chained, or one baseline; returns the last stage's checkpoint."""
+    variant_folders(variant)  # an unknown name fails before any data is made
     dataset = train_dataset(cfg)
+    if variant in BASELINES:
+        torch.manual_seed(cfg.seed)
+        return fit(baseline_job(cfg, BASELINES[variant]), cfg, dataset, Path(cfg.run.out) / variant, dist, resume)
     previous = None
     for stage in VARIANTS[variant]:
         torch.manual_seed(cfg.seed)
@@ -75,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--stage", type=int, choices=(0, 1, 2), help="0: DeepLabv3+, 1: A + C, 2: SRRN")
-    group.add_argument("--variant", help=f"a Table-1 training, one of {list(VARIANTS)}")
+    group.add_argument("--variant", help=f"a Table-1 training, one of {list(VARIANTS)}, or a baseline, one of {list(BASELINES)}")
     parser.add_argument("--config", default=DEFAULT_PRESET, help="preset name in train/configs or a YAML file")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
     parser.add_argument("overrides", nargs="*", help="dotted key=value, e.g. optim.lr=1e-4 data.root=/data")

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from derain_seg_ros.labels import IGNORE_ID
 from derain_seg_ros.losses import pipeline_loss
-from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig
+from derain_seg_ros.nets.config import CoarseConfig, DerainerName, PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
@@ -22,15 +22,16 @@ from train.loop import Job, multistep, poly
 from train.variants import Stage
 
 log = logging.getLogger("train")
-PRESETS = {"default": PipelineConfig, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
+PRESETS = {"default": PipelineConfig.paper, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
 
 
-def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None) -> PipelineConfig:
-    """The preset's networks with the model section's choices on top."""
+def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: DerainerName = "ours") -> PipelineConfig:
+    """The preset's networks with the model section's choices on top; ``derainer`` (a baseline) at
+    the preset's widths."""
     m = cfg.model
     if m.preset not in PRESETS:
         raise ConfigError(f"model.preset must be one of {sorted(PRESETS)}, got {m.preset!r}")
-    base = PRESETS[m.preset]()
+    base = PRESETS[m.preset](derainer)
     coarse: CoarseConfig = base.coarse
     if m.residual is not None:
         coarse = replace(coarse, residual=m.residual)
@@ -62,7 +63,7 @@ def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple
     own = pipeline.cfg.to_dict()
     try:
         theirs = PipelineConfig.from_dict(state["config"]).to_dict()  # older files lack newer keys: defaults
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: unreadable network config: {exc}") from exc
     for name in names:
         if theirs[name] != own[name]:
@@ -76,6 +77,14 @@ def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple
         getattr(pipeline, name).load_state_dict(sub)
 
 
+def load_stage0(cfg: TrainConfig, pipeline: DerainSegPipeline) -> None:
+    """The frozen segmenter every deraining training sits in front of: stage 0's, or VainF's."""
+    if cfg.stage0.vainf_checkpoint and not cfg.init.stage0:
+        load_vainf_deeplab(cfg.stage0.vainf_checkpoint, pipeline)
+    else:
+        load_submodules(pipeline, cfg.init.stage0, ("deeplab",), "stage0")
+
+
 def stage0_job(cfg: TrainConfig) -> Job:
     """DeepLabv3+ on clean images with cross-entropy (255 ignored) and poly LR, as DeepLab trains."""
     pipeline = DerainSegPipeline(pipeline_config(cfg))
@@ -86,7 +95,7 @@ def stage0_job(cfg: TrainConfig) -> Job:
         loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_ID)
         return loss, {"ce": float(loss.detach()), "total": float(loss.detach())}
 
-    return Job("stage0", pipeline, pipeline.deeplab, (pipeline.attention, pipeline.coarse, pipeline.srrn),
+    return Job("stage0", pipeline, pipeline.deeplab, tuple(getattr(pipeline, n) for n in pipeline.derainer_parts),
                lambda p: torch.optim.SGD(p, lr=s0.lr, momentum=s0.momentum, weight_decay=s0.weight_decay),
                poly(s0.poly_power), step, s0.epochs, s0.steps_per_epoch)
 
@@ -94,10 +103,7 @@ def stage0_job(cfg: TrainConfig) -> Job:
 def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None = None) -> Job:
     """A Table-1 training: ``stage.trains`` learn, DeepLab (from stage 0) and the rest stay frozen."""
     pipeline = DerainSegPipeline(pipeline_config(cfg, None if stage.uses_srrn else 0))
-    if cfg.stage0.vainf_checkpoint and not cfg.init.stage0:
-        load_vainf_deeplab(cfg.stage0.vainf_checkpoint, pipeline)
-    else:
-        load_submodules(pipeline, cfg.init.stage0, ("deeplab",), "stage0")
+    load_stage0(cfg, pipeline)
     if "attention" not in stage.trains:
         load_submodules(pipeline, str(init_stage1) if init_stage1 else cfg.init.stage1, ("attention", "coarse"), "stage1")
     weights = stage.weights(cfg.loss)

@@ -1,4 +1,5 @@
-"""The trainings of Table 1, as data: which modules learn, with which loss terms, on which schedule.
+"""The trainings of Table 1, as data: which modules learn, with which loss terms, on which schedule;
+and the paper's four baselines, each a deraining network trained with its own losses.
 
 DeepLabv3+ is always the frozen stage-0 network; only what it judges changes. This is the one
 place that says which loss terms a stage uses (stage 1: L_Att + L_D; stage 2: L_R + w_H L_H).
@@ -43,3 +44,22 @@ VARIANTS: dict[str, tuple[Stage, ...]] = {
     "A/C/R+OJT": (Stage("A_C_R_OJT", ("attention", "coarse", "srrn"), semantic=True, refine=1.0),),
     "A/C/R+TJT": (STAGE1, STAGE2),
 }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A published deraining network in front of the same frozen DeepLab, trained in one stage with
+    its own losses (``train/baseline_jobs.py``) on the ``optim`` section's budget, like every variant."""
+
+    name: str  # the variant's name and its run folder
+    derainer: str  # PipelineConfig.derainer
+    adversarial: bool  # a GAN: its discriminator is stepped in the same loop
+
+
+BASELINES: dict[str, Baseline] = {
+    "AGAN": Baseline("AGAN", "agan", adversarial=True),
+    "PReNet": Baseline("PReNet", "prenet", adversarial=False),
+    "DuRN": Baseline("DuRN", "durn", adversarial=False),
+    "ICSC": Baseline("ICSC", "icsc", adversarial=True),
+}
+"""In the order of the paper's comparison tables (Fig. 2 and 3)."""

@@ -70,6 +70,11 @@ class AGANConfig:
         """For the embedded preset's CPU budget: the paper's 4 steps and layers, 1/4 of its widths."""
         return cls(attention_channels=8, widths=(16, 32, 64), last_channels=8)
 
+    @classmethod
+    def small(cls) -> "AGANConfig":
+        """For tests and the smoke preset: two time steps, one block, 8-16 channels."""
+        return cls(steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2, 4), last_channels=8)
+
 
 @dataclass(frozen=True)
 class AGANDiscriminatorConfig:
@@ -86,6 +91,11 @@ class AGANDiscriminatorConfig:
     def embedded(cls) -> "AGANDiscriminatorConfig":
         """For the embedded preset's CPU budget: the paper's layers, thin; the head pools to 8 x 8 and has 128 hidden units."""
         return cls(widths=(4, 8, 8, 8, 8, 8), tail_widths=(8, 8), fc_grid=8, fc_hidden=128)
+
+    @classmethod
+    def small(cls) -> "AGANDiscriminatorConfig":
+        """For tests and the smoke preset: three thin layers, a 3 x 3 head."""
+        return cls(widths=(4, 4, 8), tail_widths=(8, 4), fc_grid=3, fc_hidden=8)
 
 
 def conv_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> nn.Sequential:

@@ -3,17 +3,29 @@
 Defaults follow the authors' public code (see PAPER.md, "What the authors' public code adds").
 ``PipelineConfig.small()`` is the tiny variant used by tests and the CPU smoke runs;
 ``PipelineConfig.embedded()`` the model that ships in the package (trained on 2 CPU cores).
+
+``derainer`` names the deraining network in front of DeepLab: ours (A -> C -> SRRN) or one of the
+paper's four baselines, whose sizes sit beside ours. Each preset takes the derainer and gives it
+that preset's widths (paper, ``embedded()``, ``small()``); the fields of the networks a pipeline
+does not build keep their defaults, so ``PipelineConfig.embedded()`` is the same config whether or
+not a checkpoint predates the baselines.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any, Literal, get_args
+
+from derain_seg_ros.nets.agan import AGANConfig
+from derain_seg_ros.nets.durn import DuRNSPConfig
+from derain_seg_ros.nets.icsc import ICSCConfig
+from derain_seg_ros.nets.prenet import PReNetConfig
 
 BackboneName = Literal["resnet101", "resnet50", "resnet18", "mobilenetv2", "tiny"]
 LFLayer = Literal["layer1", "layer4"]
 SegInputNorm = Literal["minmax_image", "minmax_batch", "clamp"]
+DerainerName = Literal["ours", "prenet", "durn", "agan", "icsc"]
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,24 @@ class PipelineConfig:
     srrb: SRRBConfig = field(default_factory=SRRBConfig)
     num_srrb: int = 2
     deeplab: DeepLabConfig = field(default_factory=DeepLabConfig)
+    # Which network derains: "ours" (attention, coarse, srrb, num_srrb above) or a baseline, built
+    # from its field below. Checkpoints from before this field load as "ours".
+    derainer: DerainerName = "ours"
+    prenet: PReNetConfig = field(default_factory=PReNetConfig)
+    durn: DuRNSPConfig = field(default_factory=DuRNSPConfig)
+    agan: AGANConfig = field(default_factory=AGANConfig)
+    icsc: ICSCConfig = field(default_factory=ICSCConfig)
+
+    def __post_init__(self) -> None:
+        if self.derainer not in get_args(DerainerName):
+            raise ValueError(f"unknown derainer {self.derainer!r}; choose one of {list(get_args(DerainerName))}")
 
     @property
     def pad_multiple(self) -> int:
-        """Every input is padded to this multiple of pixels inside the graph and cropped back."""
+        """Every input is padded to this multiple of pixels inside the graph and cropped back
+        (a baseline pads inside its own forward, to its own multiple)."""
+        if self.derainer != "ours":
+            return getattr(self, self.derainer).pad_multiple
         return math.lcm(
             2**self.coarse.downsamplings,
             2**self.srrb.unet_downsamplings,
@@ -81,30 +107,36 @@ class PipelineConfig:
         )
 
     @classmethod
-    def small(cls) -> "PipelineConfig":
+    def paper(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
+        """The paper's networks (the defaults), ``derainer`` in front of DeepLab at its paper widths."""
+        return cls(derainer=derainer)
+
+    @classmethod
+    def small(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
         """A few-thousand-parameter pipeline for tests and CPU smoke runs (same wiring)."""
-        return cls(
+        return _with_derainer(cls(
             attention=AttentionConfig(channels=8, blocks=1),
             coarse=CoarseConfig(ngf=8, downsamplings=2, blocks=1, max_channels=32),
             srrb=SRRBConfig(unet_ngf=8, unet_downsamplings=2, unet_max_channels=32, full_channels=8, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="tiny", aspp_channels=16, low_level_channels=8),
-        )
+        ), derainer, "small")
 
     @classmethod
-    def embedded(cls) -> "PipelineConfig":
+    def embedded(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
         """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
 
         Same wiring as the paper; a residual C (identity at start, so dry frames pass unharmed),
         narrower U-Nets, and DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
+        A baseline ``derainer`` gets its own ``embedded()`` widths, in front of the same DeepLab.
         """
-        return cls(
+        return _with_derainer(cls(
             attention=AttentionConfig(channels=16, blocks=3),
             coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True),
             srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
-        )
+        ), derainer, "embedded")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +145,16 @@ class PipelineConfig:
     def from_dict(cls, data: dict[str, Any]) -> "PipelineConfig":
         """Inverse of ``to_dict``; unknown keys are an error, not silently dropped."""
         return _build(cls, data)
+
+
+def _with_derainer(cfg: PipelineConfig, derainer: DerainerName, preset: Literal["embedded", "small"]) -> PipelineConfig:
+    """``cfg`` with ``derainer`` in front of DeepLab at the preset's widths (ours: ``cfg`` itself)."""
+    if derainer == "ours":
+        return cfg
+    if derainer not in get_args(DerainerName):
+        raise ValueError(f"unknown derainer {derainer!r}; choose one of {list(get_args(DerainerName))}")
+    sizes = getattr(type(getattr(cfg, derainer)), preset)()
+    return replace(cfg, derainer=derainer, **{derainer: sizes})
 
 
 def _build(kind: type, data: dict[str, Any]) -> Any:
@@ -125,8 +167,11 @@ def _build(kind: type, data: dict[str, Any]) -> Any:
         default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default  # type: ignore[misc]
         if is_dataclass(default) and isinstance(value, dict):
             kwargs[name] = _build(type(default), value)
-        elif isinstance(value, list):
-            kwargs[name] = tuple(value)
         else:
-            kwargs[name] = value
+            kwargs[name] = _tuples(value)
     return kind(**kwargs)
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (a config read back from JSON or YAML) as the tuples the frozen configs hold, nested too."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

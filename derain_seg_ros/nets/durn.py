@@ -60,6 +60,11 @@ class DuRNSPConfig:
         """For the embedded preset's CPU budget: the paper's 9 blocks and kernels, 3/8 of its widths."""
         return cls(stem_channels=24, channels=48, se_hidden=24)
 
+    @classmethod
+    def small(cls) -> "DuRNSPConfig":
+        """For tests and the smoke preset: two DuRB-S and two DuRB-P, 8 channels."""
+        return cls(stem_channels=8, channels=8, se_hidden=4, s_dilations=(2, 3), p_kernels_dilations=((3, 2), (5, 1)))
+
 
 def conv(in_ch: int, out_ch: int, kernel: int, dilation: int = 1) -> nn.Sequential:
     """Size-keeping conv: reflection padding without dilation, zero padding with it (as the code)."""

@@ -57,6 +57,12 @@ class ICSCConfig:
         1/16 size, so it is the cheapest of the four per pixel)."""
         return cls()
 
+    @classmethod
+    def small(cls) -> "ICSCConfig":
+        """For tests and the smoke preset: three down-convs, one block, ngf 4; dropout kept (it is
+        what makes exact resume depend on the saved random state)."""
+        return cls(ngf=4, downsamplings=3, res_blocks=1)
+
 
 @dataclass(frozen=True)
 class ICSCDiscriminatorConfig:
@@ -70,6 +76,10 @@ class ICSCDiscriminatorConfig:
     @classmethod
     def embedded(cls) -> "ICSCDiscriminatorConfig":
         return cls()  # paper size: cheap next to the generator
+
+    @classmethod
+    def small(cls) -> "ICSCDiscriminatorConfig":
+        return cls(ndf=4)
 
 
 def down(in_ch: int, out_ch: int) -> nn.Sequential:

@@ -43,6 +43,11 @@ class PReNetConfig:
         """For the embedded preset's CPU budget: the paper's 6 stages and 5 blocks, 8 channels."""
         return cls(channels=8)
 
+    @classmethod
+    def small(cls) -> "PReNetConfig":
+        """For tests and the smoke preset: the same wiring, three stages, two blocks."""
+        return cls(channels=8, stages=3, res_blocks=2)
+
 
 class PReNet(nn.Module):
     def __init__(self, cfg: PReNetConfig = PReNetConfig()) -> None:

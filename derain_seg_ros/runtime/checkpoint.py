@@ -57,7 +57,7 @@ def load_pipeline(path: str | os.PathLike, map_location: str | torch.device = "c
     try:
         pipeline = DerainSegPipeline(PipelineConfig.from_dict(state["config"]))
         pipeline.load_state_dict(state["model"])
-    except (KeyError, RuntimeError, TypeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # ValueError: a config value this version lacks
         raise CheckpointError(f"checkpoint {path} does not match its config: {exc}") from exc
     return pipeline, state
 
