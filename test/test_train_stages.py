@@ -212,3 +212,38 @@ def test_first_steps_of_stage2_do_not_raise_the_image_loss_above_stage1s(trained
         optimizer.step()
         schedule.step()
         assert image_loss() <= stage1_left + 1e-4
+
+
+def test_selection_on_held_out_items_hands_on_the_start_when_training_only_hurts(
+        trained: dict[str, Path], dataset: Path, tmp_path: Path) -> None:
+    """Stage 2 starts at the identity; with an absurd rate every epoch scores worse on the held-out
+    items, so best.pt must be the starting point: the stage hands on stage 1's output unchanged."""
+    common = ["--stage", "2", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
+              f"init.stage0={trained['stage0']}", f"init.stage1={trained['stage1']}", "data.val_count=2",
+              "stage2.select_best=true", "stage2.epochs=2", "stage2.steps_per_epoch=2", "stage2.warmup=0",
+              "stage2.lr=0.5"]
+    assert run_main(common) == 0
+    best, last = read_checkpoint(tmp_path / "stage2" / "best.pt"), read_checkpoint(tmp_path / "stage2" / "last.pt")
+    assert best["step"] == 0 and last["step"] == 4 and last["best_score"] == best["best_score"]
+    pipeline, _ = load_pipeline(tmp_path / "stage2" / "best.pt")
+    pipeline.eval()
+    x = torch.rand(1, 3, 32, 64)
+    with torch.no_grad():
+        out = pipeline(x, segment=False)
+    assert torch.equal(out["derained"], out["coarse"].clamp(0, 1))  # the SRRN is still the identity
+
+
+def test_held_out_items_never_train(dataset: Path) -> None:
+    from train.config import load_config
+    from train.datasets import train_dataset, validation_samples
+
+    cfg = load_config("smoke", [f"data.root={dataset}", "data.val_count=3", "data.crop=[32,64]"])
+    held_out = validation_samples(cfg)
+    training = train_dataset(cfg)
+    full = load_config("smoke", [f"data.root={dataset}", "data.crop=[32,64]"])
+    assert len(held_out) == 6 and len(training) == len(train_dataset(full)) - 3  # 3 rainy pairs + the same 3 dry
+    names = {training[i]["name"] for i in range(len(training))}
+    from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+
+    every = RaindropCityscapesDataset(dataset, "train")
+    assert not names & {every[i]["name"] for i in range(len(every) - 3, len(every))}

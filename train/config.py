@@ -45,6 +45,7 @@ class DataConfig:
     workers: int = 2
     flip: bool = True
     dry_fraction: float = 0.0  # deraining stages: share of items served dry (rainy = clean), to learn to leave them alone
+    val_count: int = 0  # train-split items held out of training, for optim/stage2.select_best
     eval_halves: bool = False
     # A missing dataset at ``root`` is synthesised on first use (procedural scenes) when this is on.
     make_if_missing: bool = False
@@ -64,6 +65,7 @@ class OptimConfig:
     gamma: float = 0.2
     warmup: float = 0.0  # fraction of the run over which the rate ramps up linearly from zero
     steps_per_epoch: int | None = None
+    select_best: bool = False  # keep the weights that score best on the held-out items (data.val_count), start included
 
 
 @dataclass
@@ -210,6 +212,9 @@ def _check(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name}.milestones are increasing fractions of the run in (0, 1), got {o.milestones}")
         if not 0 <= o.warmup < 1:
             raise ConfigError(f"{name}.warmup is a fraction of the run in [0, 1), got {o.warmup}")
+    for name in ("optim", "stage2"):
+        if getattr(cfg, name).select_best and cfg.data.val_count < 1:
+            raise ConfigError(f"{name}.select_best needs held-out items: set data.val_count")
     if not 0 <= cfg.data.dry_fraction < 1:
         raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
     for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):

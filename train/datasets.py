@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
-from train.config import TrainConfig
+from train.config import ConfigError, TrainConfig
 
 log = logging.getLogger("train")
 DRY_STREAM = 0xD27  # SeedSequence stream of the dry-item draw (no other draw uses it)
@@ -46,6 +46,13 @@ class DryMix(Dataset):
         return item
 
 
+class EpochSubset(Subset):
+    """Subset that passes ``set_epoch`` on (crops and flips stay a function of the epoch)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+
+
 class EpochConcat(ConcatDataset):
     """ConcatDataset that passes ``set_epoch`` on, so every part's crops stay resumable."""
 
@@ -72,6 +79,24 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     d = cfg.data
     crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
     roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
-    parts = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed) for r in roots]  # type: ignore[arg-type]
+    parts: list[Dataset] = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed) for r in roots]  # type: ignore[arg-type]
+    if d.val_count:  # the held-out items never train any stage
+        main = parts[0]
+        parts[0] = EpochSubset(main, range(len(main) - _held_out(cfg, len(main))))  # type: ignore[arg-type]
     dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
     return DryMix(dataset, d.dry_fraction, cfg.seed) if d.dry_fraction > 0 and not stage0 else dataset
+
+
+def _held_out(cfg: TrainConfig, available: int) -> int:
+    if cfg.data.val_count >= available:
+        raise ConfigError(f"data.val_count={cfg.data.val_count} leaves nothing to train on ({available} train items)")
+    return cfg.data.val_count
+
+
+def validation_samples(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The held-out (rainy, clean) pairs: the last ``data.val_count`` items of the train split, whole
+    frames, never trained on; each clean frame is also a dry pair, so selection guards do-no-harm too."""
+    data = RaindropCityscapesDataset(ensure_dataset(cfg), "train")
+    count = _held_out(cfg, len(data))
+    pairs = [(it["rainy"].numpy(), it["clean"].numpy()) for it in (data[i] for i in range(len(data) - count, len(data)))]
+    return pairs + [(clean, clean) for _, clean in pairs]

@@ -69,6 +69,9 @@ class Job:
     epochs: int
     steps_per_epoch: int | None
     adversary: Adversary | None = None
+    # Held-out score (higher is better). With it, ``best.pt`` keeps the weights that scored best,
+    # the start included: a stage that begins at the identity then never ends worse than it began.
+    validate: Callable[[], float] | None = None
 
 
 def multistep(milestones: list[float], gamma: float, warmup: float = 0.0) -> Callable[[int, int, int], float]:
@@ -153,18 +156,29 @@ class Session:
     saved_at: int = 0
     seconds_before: float = 0.0  # training time of earlier invocations (a resumed run adds to it)
     started: float = field(default_factory=time.perf_counter)
+    best_score: float | None = None  # with ``job.validate``: the score of best.pt
 
     @property
     def ckpt_path(self) -> Path:
         return self.run_dir / "last.pt"
 
     @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    @property
     def train_seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
 
 
+def stage_result(run_dir: Path) -> Path:
+    """What a finished stage hands on: ``best.pt`` where it was selected on held-out data, else ``last.pt``."""
+    best = run_dir / "best.pt"
+    return best if best.is_file() else run_dir / "last.pt"
+
+
 def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistInfo, resume: bool = False) -> Path:
-    """Train ``job`` and return the path of its final checkpoint (``run_dir/last.pt``)."""
+    """Train ``job`` and return what it hands on: ``run_dir/best.pt`` with ``job.validate``, else ``last.pt``."""
     session = _start(job, cfg, dataset, run_dir, dist)
     if resume:
         _resume(session)
@@ -173,7 +187,7 @@ def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistI
     print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)
     if job.adversary is not None:
         print(f"[{job.name}] rank {dist.rank} adversary sha256 {weights_digest(job.adversary.module)}", flush=True)
-    return session.ckpt_path
+    return session.best_path if job.validate is not None else session.ckpt_path
 
 
 def _wrap(module: torch.nn.Module, dist: DistInfo) -> torch.nn.Module:
@@ -232,6 +246,7 @@ def _resume(s: Session) -> None:
                            state["adversary_scheduler"], "discriminator's learning rate")
     s.scaler.load_state_dict(state["scaler"])
     s.seconds_before = float(state.get("train_seconds", 0.0))
+    s.best_score = state.get("best_score")
     _set_rng_state(state["rng"])
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
 
@@ -263,8 +278,23 @@ def _save(s: Session) -> None:
         save_checkpoint(s.ckpt_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
                         done=s.step >= s.total, optimizer=s.optimizer.state_dict(), scheduler=s.scheduler.state_dict(),
                         scaler=s.scaler.state_dict(), rng=_rng_state(), train_config=s.cfg.to_dict(),
-                        train_seconds=s.train_seconds, **extra)
+                        train_seconds=s.train_seconds, best_score=s.best_score, **extra)
     barrier()
+
+
+def _validate(s: Session) -> None:
+    """Score the held-out set; a better score (or the first) becomes ``best.pt``. Consumes no RNG."""
+    assert s.job.validate is not None
+    score = s.job.validate()
+    if s.best_score is None or score > s.best_score:
+        log.info("%s: held-out score %.3f at step %d, the best so far: best.pt", s.job.name, score, s.step)
+        s.best_score = score
+        if s.dist.main:
+            save_checkpoint(s.best_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
+                            best_score=score, train_config=s.cfg.to_dict(), train_seconds=s.train_seconds)
+        barrier()
+    else:
+        log.info("%s: held-out score %.3f at step %d (best %.3f)", s.job.name, score, s.step, s.best_score)
 
 
 def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
@@ -278,6 +308,8 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
     def finished() -> bool:
         return s.step >= s.total or (max_steps is not None and s.step >= max_steps)
 
+    if job.validate is not None and s.best_score is None:
+        _validate(s)  # the starting point is a candidate too
     while not finished():
         epoch, skip = divmod(s.step, s.per_epoch)
         sampler.set_epoch(epoch)
@@ -311,6 +343,8 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
             bar.set_postfix(loss=f"{parts['total']:.4f}", it_s=f"{rate:.1f}")
             if logger and (s.step % cfg.run.log_every == 0 or s.step == s.total):
                 logger.write(s.step, epoch, s.optimizer.param_groups[0]["lr"], parts, rate)
+            if job.validate is not None and s.step % s.per_epoch == 0:
+                _validate(s)  # before the save, so last.pt knows the best score
             if (every and s.step % every == 0) or s.step % s.per_epoch == 0:
                 _save(s)
             if finished():

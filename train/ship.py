@@ -27,6 +27,7 @@ from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint  # noqa: E402
 from derain_seg_ros.runtime.shipped import MODEL_CARD, MODELS_DIR, SHIPPED_NAME, pack_for_shipping, sha256_of  # noqa: E402
 from train.evaluate import do_no_harm, evaluate, markdown  # noqa: E402
+from train.loop import stage_result  # noqa: E402
 
 RECIPE = "make weights  # = bash scripts/make_weights.sh"
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-size", type=parse_size, default=None, metavar="HxW")
     parser.add_argument("--out", type=Path, default=MODELS_DIR / SHIPPED_NAME)
     args = parser.parse_args(argv)
-    out = pack_for_shipping(args.run / "stage2" / "last.pt", args.out, recipe=RECIPE, date=dt.date.today().isoformat())
+    out = pack_for_shipping(stage_result(args.run / "stage2"), args.out, recipe=RECIPE, date=dt.date.today().isoformat())
     pipeline, _ = load_pipeline(out)
     metrics = {mode: evaluate(pipeline, args.eval_data, mode, split="all") for mode in ("rainy", "derained", "clean")}
     dry = do_no_harm(pipeline, args.dry_folder, args.dry_size) if args.dry_folder else None

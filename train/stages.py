@@ -18,7 +18,9 @@ from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deepla
 from derain_seg_ros.runtime.preprocess import to_float_nchw
 from derain_seg_ros.runtime.shipped import shipped_checkpoint
 from train.config import ConfigError, OptimConfig, TrainConfig
+from train.datasets import validation_samples
 from train.loop import Job, multistep, poly
+from train.validation import psnr_validator
 from train.variants import Stage
 
 log = logging.getLogger("train")
@@ -125,6 +127,7 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
 
     # DDP wraps the whole pipeline (its forward is the one graph); frozen parts get requires_grad
     # False in ``fit``, so neither DDP nor the optimizer sees them.
+    validate = psnr_validator(pipeline, validation_samples(cfg)) if o.select_best else None
     return Job(stage.name, pipeline, pipeline, frozen,
                lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.betas[0], o.betas[1])),
-               multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch)
+               multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch, validate=validate)

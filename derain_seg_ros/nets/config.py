@@ -126,13 +126,14 @@ class PipelineConfig:
     def embedded(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
         """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
 
-        Same wiring as the paper; a residual C (identity at start, so dry frames pass unharmed),
-        narrower U-Nets, and DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
+        Same wiring as the paper; a residual C gated by the rain map (identity at start, and pixels
+        that A marks dry are left alone: measured in train/RESULTS.md), narrower U-Nets, and
+        DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
         A baseline ``derainer`` gets its own ``embedded()`` widths, in front of the same DeepLab.
         """
         return _with_derainer(cls(
             attention=AttentionConfig(channels=16, blocks=3),
-            coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True),
+            coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True, gate=True),
             srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
