@@ -179,3 +179,13 @@ def test_ablation_with_baselines_puts_the_four_columns_before_ours(dataset: Path
 def test_ablation_rejects_a_robotcar_folder_without_the_layout_before_training(tmp_path: Path, capsys) -> None:
     assert ablation_main(["--config", "smoke", "--out", str(tmp_path), "--baselines", "--robotcar", str(tmp_path / "none")]) == 2
     assert "--robotcar" in capsys.readouterr().err and not (tmp_path / "stage0").exists()
+
+
+def test_each_baseline_takes_its_own_epochs_when_given_else_the_shared_ones(stage0: Path, dataset: Path) -> None:
+    from train.baseline_jobs import baseline_job
+    from train.config import load_config
+    from train.variants import BASELINES
+
+    cfg = load_config("smoke", [f"init.stage0={stage0}", f"data.root={dataset}", "optim.epochs=3", "baseline_epochs.durn=7"])
+    assert baseline_job(cfg, BASELINES["DuRN"]).epochs == 7
+    assert baseline_job(cfg, BASELINES["PReNet"]).epochs == 3

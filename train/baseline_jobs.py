@@ -86,7 +86,8 @@ def baseline_job(cfg: TrainConfig, baseline: Baseline) -> Job:
     # As for the Table-1 variants, DDP wraps the whole pipeline; the frozen DeepLab gets
     # requires_grad False in ``fit``, so neither DDP nor the optimizer sees it.
     return Job(baseline.name, pipeline, pipeline, (pipeline.deeplab,), optimizer,
-               multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch, adversary)
+               multistep(o.milestones, o.gamma, o.warmup), step, getattr(cfg.baseline_epochs, baseline.derainer) or o.epochs,
+               o.steps_per_epoch, adversary)
 
 
 def _losses(cfg: TrainConfig, derainer: str, pipeline: DerainSegPipeline,

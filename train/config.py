@@ -97,6 +97,17 @@ class InitConfig:
 
 
 @dataclass
+class BaselineEpochsConfig:
+    """Epochs of each baseline (None: optim.epochs). The comparison gives every method the same
+    budget; on a CPU that is wall time, and the methods differ several-fold in time per step."""
+
+    agan: int | None = None
+    prenet: int | None = None
+    durn: int | None = None
+    icsc: int | None = None
+
+
+@dataclass
 class RunConfig:
     out: str = "runs/default"
     log_every: int = 10
@@ -116,6 +127,7 @@ class TrainConfig:
     stage0: Stage0Config = field(default_factory=Stage0Config)
     loss: LossConfig = field(default_factory=LossConfig)
     init: InitConfig = field(default_factory=InitConfig)
+    baseline_epochs: BaselineEpochsConfig = field(default_factory=BaselineEpochsConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
