@@ -42,7 +42,7 @@ from train.baseline_jobs import ICSC_PERCEPTUAL_LAYERS  # noqa: E402
 from train.evaluate import Sample, evaluate, markdown, robotcar_samples  # noqa: E402
 from train.run import run_stage, run_variant, variant_folders  # noqa: E402
 from train.stages import pipeline_config  # noqa: E402
-from train.ship import machine  # noqa: E402
+from train.provenance import machine  # noqa: E402
 from train.variants import BASELINES, VARIANTS  # noqa: E402
 
 log = logging.getLogger("train")

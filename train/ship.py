@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,9 @@ from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint  # 
 from derain_seg_ros.runtime.shipped import MODEL_CARD, MODELS_DIR, SHIPPED_NAME, pack_for_shipping, sha256_of  # noqa: E402
 from train.evaluate import do_no_harm, evaluate, markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
+from train.provenance import machine  # noqa: E402
 
 RECIPE = "make weights  # = bash scripts/make_weights.sh"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def stage_times(run: Path) -> dict[str, float]:
