@@ -89,9 +89,11 @@ def test_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, trained: dic
     whole = train(1, dataset, tmp_path / "whole", *common)
     stopped = train(1, dataset, tmp_path / "resumed", *common, "run.max_steps=3")  # killed mid-epoch 0
     assert read_checkpoint(stopped)["step"] == 3 and read_checkpoint(stopped)["done"] is False
+    stopped_seconds = read_checkpoint(stopped)["train_seconds"]
     resumed = train(1, dataset, tmp_path / "resumed", *common, "--resume")
     a, b = read_checkpoint(whole), read_checkpoint(resumed)
     assert b["step"] == a["step"] == 8
+    assert b["train_seconds"] > stopped_seconds > 0  # a resumed run adds to its time, not restarts it
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"]
 
@@ -247,3 +249,38 @@ def test_held_out_items_never_train(dataset: Path) -> None:
 
     every = RaindropCityscapesDataset(dataset, "train")
     assert not names & {every[i]["name"] for i in range(len(every) - 3, len(every))}
+
+
+def test_a_checkpoint_of_other_networks_is_refused_in_one_line_naming_both_presets(
+        trained: dict[str, Path], dataset: Path, tmp_path: Path, capsys) -> None:
+    code = run_main(["--stage", "1", "--config", "embedded", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
+                     "data.val_count=2", f"init.stage0={trained['stage0']}"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'small' networks" in err and "'embedded'" in err
+
+
+def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    import train.run
+    from train.config import ConfigError
+
+    assert not issubclass(ConfigError, KeyError)
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the package, not the user's input")
+
+    monkeypatch.setattr(train.run, "run_stage", broken)
+    with pytest.raises(ValueError, match="a bug in the package"):
+        run_main(["--stage", "0", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}"])
+
+
+def test_training_without_tensorboard_logs_to_csv_and_says_which_extra(dataset: Path, trained: dict[str, Path],
+                                                                        tmp_path: Path, monkeypatch, caplog) -> None:
+    import logging
+    import sys as _sys
+
+    monkeypatch.setitem(_sys.modules, "torch.utils.tensorboard", None)  # as if the train extra were not installed
+    with caplog.at_level(logging.INFO, logger="train"):
+        train(1, dataset, tmp_path, f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=2")
+    assert len(losses(tmp_path / "stage1")) == 2 and not (tmp_path / "stage1" / "tb").exists()
+    assert "derain_seg_ros[train]" in caplog.text
