@@ -284,3 +284,31 @@ def test_training_without_tensorboard_logs_to_csv_and_says_which_extra(dataset: 
         train(1, dataset, tmp_path, f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=2")
     assert len(losses(tmp_path / "stage1")) == 2 and not (tmp_path / "stage1" / "tb").exists()
     assert "derain_seg_ros[train]" in caplog.text
+
+
+def test_evaluate_scores_robotcar_pairs_with_pseudo_labels_and_dry_photos_against_themselves(
+        trained: dict[str, Path], dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    import cv2
+
+    from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+    from train.evaluate import main as evaluate_main
+
+    robotcar = tmp_path / "robotcar"
+    for side in ("left", "right"):
+        (robotcar / side).mkdir(parents=True)
+    for i, item in enumerate(RaindropCityscapesDataset(dataset, "test")):
+        stamp = 1_418_381_798_000_000 + i * 50_000  # RobotCar names frames by UNIX microseconds
+        cv2.imwrite(str(robotcar / "right" / f"right_{stamp}.png"), item["rainy"].numpy()[..., ::-1])  # the wet lens
+        cv2.imwrite(str(robotcar / "left" / f"left_{stamp}.png"), item["clean"].numpy()[..., ::-1])
+    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--robotcar", str(robotcar), "--out", str(tmp_path / "rc")]) == 0
+    result = json.loads((tmp_path / "rc" / "metrics.json").read_text())
+    assert result["pseudo_labels"] is True and result["images"] == 2 and 0 < result["psnr_rgb"] < 100
+    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--robotcar", str(robotcar), "--input", "clean",
+                          "--out", str(tmp_path / "rc_clean")]) == 0
+    assert json.loads((tmp_path / "rc_clean" / "metrics.json").read_text())["miou"] == pytest.approx(100.0)  # pseudo labels ARE the dry lens's
+    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--dry-folder", str(robotcar / "left"), "--size", "32x64",
+                          "--out", str(tmp_path / "dry")]) == 0
+    dry = json.loads((tmp_path / "dry" / "metrics.json").read_text())
+    assert dry["images"] == 2 and dry["psnr_rgb_min"] <= dry["psnr_rgb_mean"] and dry["size"] == [32, 64]

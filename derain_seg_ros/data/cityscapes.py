@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from derain_seg_ros.data.io import read_gray, read_rgb
+from derain_seg_ros.data.io import DatasetNotFoundError, read_gray, read_rgb
 from derain_seg_ros.data.synthcity import NamedScene
 from derain_seg_ros.labels import label_ids_to_train_ids
 
@@ -25,13 +25,13 @@ class CityscapesSource(Sequence[NamedScene]):
         self.root = Path(root)
         splits = [s for s in SPLITS if (self.root / "leftImg8bit" / s).is_dir()] if split == "all" else [split]
         if not (self.root / "leftImg8bit").is_dir():
-            raise FileNotFoundError(f"no Cityscapes here: {self.root / 'leftImg8bit'} does not exist")
+            raise DatasetNotFoundError(f"no Cityscapes here: {self.root / 'leftImg8bit'} does not exist")
         for s in splits:
             if not (self.root / "leftImg8bit" / s).is_dir():
-                raise FileNotFoundError(f"Cityscapes split {s!r} not found under {self.root / 'leftImg8bit'}")
+                raise DatasetNotFoundError(f"Cityscapes split {s!r} not found under {self.root / 'leftImg8bit'}")
         self.images = sorted(p for s in splits for p in (self.root / "leftImg8bit" / s).glob("*/*_leftImg8bit.png"))
         if not self.images:
-            raise FileNotFoundError(f"no *_leftImg8bit.png under {self.root / 'leftImg8bit'} for split {split!r}")
+            raise DatasetNotFoundError(f"no *_leftImg8bit.png under {self.root / 'leftImg8bit'} for split {split!r}")
         self.crop_columns, self.require_labels = crop_columns, require_labels
         self.has_labels = require_labels
 
@@ -57,7 +57,7 @@ class CityscapesSource(Sequence[NamedScene]):
         if label_path.is_file():
             label = label_ids_to_train_ids(read_gray(label_path))
         elif self.require_labels:
-            raise FileNotFoundError(f"label file missing for {path.name}: {label_path}")
+            raise DatasetNotFoundError(f"label file missing for {path.name}: {label_path}")
         else:
             label = None
         if self.crop_columns:

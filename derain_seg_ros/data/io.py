@@ -13,6 +13,10 @@ from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 
 
+class DatasetNotFoundError(DerainSegError, FileNotFoundError):
+    """A dataset folder (or one of its parts) that is not where the user said."""
+
+
 class ImageFileError(DerainSegError, OSError):
     """An image file that is missing or cannot be decoded."""
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from derain_seg_ros.data.io import read_gray, read_rgb
+from derain_seg_ros.data.io import DatasetNotFoundError, read_gray, read_rgb
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class RobotCarRainSource(Sequence[PairedSample]):
         dry_side = "left" if wet_side == "right" else "right"
         for sub in ("left", "right"):
             if not (self.root / sub).is_dir():
-                raise FileNotFoundError(f"RobotCar rain set: {self.root / sub} does not exist")
+                raise DatasetNotFoundError(f"RobotCar rain set: {self.root / sub} does not exist")
         wet, dry = _stamps(self.root / wet_side, wet_side), _stamps(self.root / dry_side, dry_side)
         masks = _stamps(self.root / "mask", "mask") if (self.root / "mask").is_dir() else {}
         self.unmatched = sorted(set(wet) ^ set(dry))
@@ -69,7 +69,7 @@ class PairedFolderSource(Sequence[PairedSample]):
         self.rainy_dir, self.clean_dir = Path(rainy_dir), Path(clean_dir)
         for folder in (self.rainy_dir, self.clean_dir):
             if not folder.is_dir():
-                raise FileNotFoundError(f"folder not found: {folder}")
+                raise DatasetNotFoundError(f"folder not found: {folder}")
         exts = {".png", ".jpg", ".jpeg"}
         rainy = {p.stem: p for p in self.rainy_dir.iterdir() if p.suffix.lower() in exts}
         clean = {p.stem: p for p in self.clean_dir.iterdir() if p.suffix.lower() in exts}
