@@ -132,6 +132,7 @@ def test_ablation_report_has_the_five_variants_and_the_other_c(dataset: Path, tr
             "stage2.steps_per_epoch=2", "--results", str(tmp_path / "published" / "RESULTS.md")]
     assert ablation_main(args) == 0
     report = (tmp_path / "REPORT.md").read_text()
+    assert "`data.root=" in report and "optim.steps_per_epoch=2" in report  # the budget is part of the table
     header = next(line for line in report.splitlines() if line.startswith("| |"))
     for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT", "A/C, residual C", "Clean (upper bound)"):
         assert f"| {column} |" in header

@@ -180,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def overrides_line(overrides: list[str]) -> str:
+    """The budget and data a table was made with belong in the table: a reader compares rows, and
+    other tables, by it (e.g. ``optim.steps_per_epoch=52`` is a quarter of the preset's budget)."""
+    return f"Overrides of the config: `{' '.join(overrides)}`\n\n" if overrides else ""
+
+
 def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, list(args.overrides) + ([f"run.out={args.out}"] if args.out else []))
     out = Path(cfg.run.out)
@@ -208,6 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     report = (f"# Table 1 at CPU scale: config `{args.config}`\n\n"
               f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {machine()} · data `{data}` "
               f"({test_images} test scenes never trained on) · stage 0 (shared DeepLabv3+) {stage0_minutes:.1f} min\n\n"
+              f"{overrides_line(args.overrides)}"
               f"{table}\n"
               "PSNR/SSIM: Y channel of OpenCV YCrCb (the paper's convention) and 8-bit RGB; identical images are capped at "
               f"{results['Rainy']['psnr_cap_db']:.0f} dB. mIoU over the Cityscapes classes present. 'Images worse than input': "

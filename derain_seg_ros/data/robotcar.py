@@ -29,7 +29,8 @@ class PairedSample(NamedTuple):
     label: np.ndarray | None
 
 
-def _stamps(folder: Path, prefix: str) -> dict[str, Path]:
+def files_by_stamp(folder: Path, prefix: str) -> dict[str, Path]:
+    """RobotCar(R) names each frame ``<prefix>_<stamp>.png``; the stamp pairs the two lenses."""
     pattern = re.compile(rf"^{prefix}_(.+)\.png$")
     return {m.group(1): p for p in folder.glob(f"{prefix}_*.png") if (m := pattern.match(p.name))}
 
@@ -43,8 +44,8 @@ class RobotCarRainSource(Sequence[PairedSample]):
         for sub in ("left", "right"):
             if not (self.root / sub).is_dir():
                 raise DatasetNotFoundError(f"RobotCar rain set: {self.root / sub} does not exist")
-        wet, dry = _stamps(self.root / wet_side, wet_side), _stamps(self.root / dry_side, dry_side)
-        masks = _stamps(self.root / "mask", "mask") if (self.root / "mask").is_dir() else {}
+        wet, dry = files_by_stamp(self.root / wet_side, wet_side), files_by_stamp(self.root / dry_side, dry_side)
+        masks = files_by_stamp(self.root / "mask", "mask") if (self.root / "mask").is_dir() else {}
         self.unmatched = sorted(set(wet) ^ set(dry))
         if self.unmatched:
             log.warning("RobotCar: %d frames without a partner, skipped (e.g. %s)", len(self.unmatched), self.unmatched[:3])

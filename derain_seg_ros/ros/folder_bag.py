@@ -24,7 +24,7 @@ from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
 from derain_seg_ros.data.io import read_rgb
-from derain_seg_ros.data.robotcar import _stamps as robotcar_stamps
+from derain_seg_ros.data.robotcar import files_by_stamp as robotcar_stamps
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.ros.bag import BagError, downgrade_metadata, staged_bag
 from derain_seg_ros.ros.image_msg import image_fields
