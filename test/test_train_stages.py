@@ -313,3 +313,14 @@ def test_evaluate_scores_robotcar_pairs_with_pseudo_labels_and_dry_photos_agains
                           "--out", str(tmp_path / "dry")]) == 0
     dry = json.loads((tmp_path / "dry" / "metrics.json").read_text())
     assert dry["images"] == 2 and dry["psnr_rgb_min"] <= dry["psnr_rgb_mean"] and dry["size"] == [32, 64]
+
+
+def test_ablation_overrides_after_rows_are_applied_and_unknown_rows_named(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "no_such_data"
+    # Written after --rows, the override must still reach the config: the run fails on *this* folder.
+    assert ablation_main(["--config", "smoke", "--out", str(tmp_path), "--rows", "A/C", f"data.root={missing}"]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert ablation_main(["--config", "smoke", "--out", str(tmp_path), "--rows", "A/C", "A/C/Rx"]) == 2
+    err = capsys.readouterr().err
+    assert "A/C/Rx" in err and "A/C/R+TJT" in err  # names the typo and the rows there are
+    assert not (tmp_path / "stage0").exists()  # refused before any training

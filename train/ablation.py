@@ -171,13 +171,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score every row on RobotCar(R) rain pairs in this folder (left/, right/; pseudo labels)")
     parser.add_argument("--wet-side", choices=("left", "right"), default="right", help="--robotcar: the wetted lens")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
+    args = split_rows(parser.parse_intermixed_args(argv))  # overrides may come before or after flags
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return _run(args)
     except DerainSegError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def split_rows(args: argparse.Namespace) -> argparse.Namespace:
+    """``--rows A/C key=value`` : argparse gives every word after ``--rows`` to it, so an override
+    written after the rows would be dropped silently. Row names never hold '=': move those back."""
+    if args.rows is not None:
+        args.overrides = [*args.overrides, *(word for word in args.rows if "=" in word)]
+        args.rows = [word for word in args.rows if "=" not in word]
+    return args
 
 
 def overrides_line(overrides: list[str]) -> str:
@@ -190,12 +199,14 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, list(args.overrides) + ([f"run.out={args.out}"] if args.out else []))
     out = Path(cfg.run.out)
     robotcar = _robotcar(args)  # read first: a wrong folder fails before hours of training
+    names = [r.name for r in table_rows(cfg, args.baselines)]
+    unknown = [name for name in args.rows or () if name not in names]
+    if unknown or args.rows == []:
+        raise DerainSegError(f"--rows {unknown or args.rows}: no such row; rows: {names}")
     dist = distributed.DistInfo()
     stage0 = run_stage(cfg, 0, dist, resume=True)
     cfg.init.stage0 = str(stage0)
     rows = [r for r in table_rows(cfg, args.baselines) if args.rows is None or r.name in args.rows]
-    if not rows:
-        raise DerainSegError(f"--rows {args.rows} names no row; rows: {[r.name for r in table_rows(cfg, args.baselines)]}")
     trained = {row.name: train_row(cfg, row, dist) for row in rows}
     data, halves = cfg.data.root, cfg.data.eval_halves
     probe = RaindropCityscapesDataset(data, "test")[0]["rainy"].numpy()
