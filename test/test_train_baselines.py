@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from train.ablation import main as ablation_main
 from train.baseline_jobs import baseline_job
@@ -26,17 +25,15 @@ from train.datasets import train_dataset
 from train.distributed import DistInfo
 from train.loop import fit
 from train.run import main as run_main
+from train_fixtures import FAST, tiny_dataset
 from train.variants import BASELINES
 
 REPO = Path(__file__).resolve().parent.parent
-FAST = ["run.progress=false", "run.log_every=1", "data.crop=[32,64]", "data.batch_size=2"]
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    synthesize(SynthSpec(count=12, height=32, width=64, seed=0), root, progress=False)
-    return root
+    return tiny_dataset(tmp_path_factory, 12)
 
 
 @pytest.fixture(scope="module")

@@ -13,23 +13,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.metrics import ConfusionMatrix
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from train.ablation import main as ablation_main
 from derain_seg_ros.runtime.segment_only import segment
 from train.evaluate import evaluate
 from train.run import main as run_main
+from train_fixtures import FAST, tiny_dataset
 
 REPO = Path(__file__).resolve().parent.parent
-FAST = ["run.progress=false", "run.log_every=1", "data.crop=[32,64]", "data.batch_size=2"]
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    synthesize(SynthSpec(count=14, height=32, width=64, seed=0), root, progress=False)
-    return root
+    return tiny_dataset(tmp_path_factory, 14)
 
 
 def losses(run_dir: Path) -> list[float]:

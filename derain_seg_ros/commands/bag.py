@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from derain_seg_ros.commands.engine_args import add_engine_arguments
 from derain_seg_ros.data.io import parse_size
 
 
@@ -20,15 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, nargs="?", help="rosbag2 folder (sqlite3 or mcap)")
     parser.add_argument("output", type=Path, nargs="?", help="output bag folder (must not exist)")
     parser.add_argument("--topics", nargs="*", help="image topics to process (default: every Image/CompressedImage)")
-    parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint (.pt) or exported graph (.onnx) "
-                        "(default: the shipped embedded model)")
-    parser.add_argument("--backend", default="torch", choices=("auto", "torch", "onnxruntime", "tensorrt"),
-                        help="onnxruntime and tensorrt compile one engine per frame size")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                        help="fp16/bf16 need a GPU; the log says which precision really runs")
+    add_engine_arguments(parser, "torch", "onnxruntime and tensorrt compile one engine per frame size")
     parser.add_argument("--size", type=parse_size, metavar="HxW",
                         help="processing size, as the node's process_height/width (default: each camera's own)")
-    parser.add_argument("--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)")
     parser.add_argument("--overlay-alpha", type=float, default=0.5, help="weight of the label colours in the overlay")
     parser.add_argument("--metadata-version", type=int, default=5, choices=(5, 8),
                         help="5 plays on Humble and Jazzy; 8 is rosbags' own")

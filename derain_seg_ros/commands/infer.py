@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from derain_seg_ros.commands.engine_args import add_engine_arguments
 from derain_seg_ros.data.io import ImageFileError, read_rgb, write_png
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -24,13 +25,7 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", type=Path, nargs="+", help="images or folders of images")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
-    parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint (.pt) or exported graph (.onnx) "
-                        "(default: the shipped embedded model)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
-                        help="auto tries tensorrt, onnxruntime, torch and logs what it chose")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                        help="fp16/bf16 need a GPU; the log says which precision really runs")
-    parser.add_argument("--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)")
+    add_engine_arguments(parser, "auto", "auto tries tensorrt, onnxruntime, torch and logs what it chose")
     parser.add_argument("--overlay-alpha", type=float, default=0.5, help="weight of the label colours in the overlay")
 
 
