@@ -29,6 +29,9 @@ def _planes(image: np.ndarray, channel: Channel) -> np.ndarray:
     raise ValueError(f"channel must be 'y' or 'rgb', got {channel!r}")
 
 
+PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averages (reports, stage selection) use this cap
+
+
 def psnr(a: np.ndarray, b: np.ndarray, channel: Channel = "y", max_db: float | None = None) -> float:
     """PSNR in dB on the 0..255 scale; identical images give inf unless ``max_db`` caps it."""
     if a.shape != b.shape:

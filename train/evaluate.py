@@ -29,20 +29,18 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from derain_seg_ros.data.io import parse_size, read_rgb  # noqa: E402
+from derain_seg_ros.data.io import PHOTO_SUFFIXES, parse_size, read_rgb  # noqa: E402
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
-from derain_seg_ros.metrics import ConfusionMatrix, psnr, ssim_metric  # noqa: E402
+from derain_seg_ros.metrics import PSNR_CAP_DB, ConfusionMatrix, psnr, ssim_metric  # noqa: E402
 from derain_seg_ros.nets.pipeline import DerainSegPipeline  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
 from derain_seg_ros.runtime.segment_only import segment  # noqa: E402
 from derain_seg_ros.runtime.shipped import resolve_checkpoint  # noqa: E402
 from derain_seg_ros.runtime.torch_engine import TorchEngine  # noqa: E402
 
-PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averages use this cap and say so
 MODES = ("derained", "rainy", "clean")
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # rainy, clean, trainIds (None: pseudo labels)
 
 
@@ -116,7 +114,7 @@ def _add(scores: dict[str, list[float]], key: str, value: float) -> None:
 
 def dry_frames(folder: str | os.PathLike, size: tuple[int, int] | None) -> Iterator[tuple[str, np.ndarray]]:
     """Every image under ``folder`` (sorted), area-resized to ``size`` (H, W) when given."""
-    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
     if not paths:
         raise DerainSegError(f"no images under {folder}")
     for path in paths:

@@ -18,8 +18,6 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-
 from derain_seg_ros.data.io import parse_size  # noqa: E402
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402

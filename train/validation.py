@@ -11,11 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from derain_seg_ros.metrics import psnr
+from derain_seg_ros.metrics import PSNR_CAP_DB, psnr
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.preprocess import to_float_nchw, to_uint8_hwc
-
-PSNR_CAP_DB = 100.0
 
 
 def psnr_validator(pipeline: DerainSegPipeline, pairs: list[tuple[np.ndarray, np.ndarray]],

@@ -17,9 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from derain_seg_ros.commands.engine_args import add_engine_arguments
-from derain_seg_ros.data.io import ImageFileError, read_rgb, write_png
-
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
+from derain_seg_ros.data.io import PHOTO_SUFFIXES, ImageFileError, read_rgb, write_png
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +33,7 @@ def collect(inputs: list[Path]) -> list[tuple[Path, Path]]:
     files: list[tuple[Path, Path]] = []
     for path in inputs:
         if path.is_dir():
-            files += [(p, p.relative_to(path).with_suffix("")) for p in sorted(path.rglob("*")) if p.suffix.lower() in EXTENSIONS]
+            files += [(p, p.relative_to(path).with_suffix("")) for p in sorted(path.rglob("*")) if p.suffix.lower() in PHOTO_SUFFIXES]
         elif path.is_file():
             files.append((path, Path(path.stem)))
         else:

@@ -21,6 +21,9 @@ class ImageFileError(DerainSegError, OSError):
     """An image file that is missing or cannot be decoded."""
 
 
+PHOTO_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp"})  # what the photo-folder tools (infer, evaluate) pick up
+
+
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
