@@ -6,11 +6,7 @@ columns before ours (RobotCar(R) too)."""
 from __future__ import annotations
 
 import csv
-import os
-import re
 import shutil
-import subprocess
-import sys
 import types
 from pathlib import Path
 
@@ -25,10 +21,8 @@ from train.datasets import train_dataset
 from train.distributed import DistInfo
 from train.loop import fit
 from train.run import main as run_main
-from train_fixtures import FAST, tiny_dataset
+from train_fixtures import FAST, tiny_dataset, two_rank_digests
 from train.variants import BASELINES
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -133,15 +127,10 @@ def test_each_network_moves_only_under_its_own_optimizer_step(dataset: Path, sta
 
 
 def test_two_process_ddp_ranks_end_with_identical_generator_and_discriminator(dataset: Path, stage0: Path, tmp_path: Path) -> None:
-    torchrun = Path(sys.executable).parent / "torchrun"
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(REPO / "train" / "run.py"), "--variant", "ICSC",
-           "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", f"init.stage0={stage0}",
-           "optim.epochs=1", "optim.steps_per_epoch=2", *FAST]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
-    for what in ("weights", "adversary"):
-        digests = dict(re.findall(rf"rank (\d) {what} sha256 ([0-9a-f]{{64}})", done.stdout))
+    found = two_rank_digests(["--variant", "ICSC", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}",
+                              f"init.stage0={stage0}", "optim.epochs=1", "optim.steps_per_epoch=2", *FAST],
+                             ("weights", "adversary"))
+    for what, digests in found.items():
         assert set(digests) == {"0", "1"} and digests["0"] == digests["1"], what
     assert read_checkpoint(tmp_path / "ICSC" / "last.pt")["step"] == 2
 

@@ -4,10 +4,6 @@ evaluation and the Table-1 report."""
 from __future__ import annotations
 
 import csv
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +15,7 @@ from train.ablation import main as ablation_main
 from derain_seg_ros.runtime.segment_only import segment
 from train.evaluate import evaluate
 from train.run import main as run_main
-from train_fixtures import FAST, tiny_dataset
-
-REPO = Path(__file__).resolve().parent.parent
+from train_fixtures import FAST, tiny_dataset, two_rank_digests
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +90,8 @@ def test_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, trained: dic
 
 
 def test_two_process_ddp_ranks_end_identical(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
-    torchrun = Path(sys.executable).parent / "torchrun"
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(REPO / "train" / "run.py"), "--stage", "1",
-           "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", f"init.stage0={trained['stage0']}",
-           "optim.epochs=1", "optim.steps_per_epoch=3", *FAST]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
-    digests = dict(re.findall(r"rank (\d) weights sha256 ([0-9a-f]{64})", done.stdout))
+    digests = two_rank_digests(["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}",
+                                f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=3", *FAST])["weights"]
     assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]
     assert read_checkpoint(tmp_path / "stage1" / "last.pt")["step"] == 3
 
