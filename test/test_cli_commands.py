@@ -36,7 +36,7 @@ def graph_24x40(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def test_export_writes_named_uint8_outputs(graph_24x40: Path) -> None:
-    onnx = pytest.importorskip("onnx")  # a test extra: `colcon test` without it must still collect
+    onnx = pytest.importorskip("onnx", reason="onnx is a test extra, absent under `colcon test` without it")
     graph = onnx.load(str(graph_24x40)).graph
     assert [o.name for o in graph.output] == ["derained", "labels"]
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
@@ -60,7 +60,7 @@ def test_infer_runs_an_exported_graph_and_resizes_other_sizes_to_it(graph_24x40:
 
 
 def test_an_exported_graph_that_cannot_serve_is_one_clear_line(graph_24x40: Path, tmp_path: Path) -> None:
-    onnx = pytest.importorskip("onnx")
+    onnx = pytest.importorskip("onnx", reason="onnx is a test extra, absent under `colcon test` without it")
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), np.full((24, 40, 3), 90, np.uint8))
     with pytest.raises(SystemExit, match=r"^error: no backend could run: torch: it runs pipeline checkpoints \(\.pt\); model\.onnx"):

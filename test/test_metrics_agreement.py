@@ -15,7 +15,7 @@ from derain_seg_ros.metrics import ConfusionMatrix, psnr, ssim_metric
 
 def skimage_metrics():
     """scikit-image is a test extra: `colcon test` without it must still collect this file."""
-    metrics = pytest.importorskip("skimage.metrics")
+    metrics = pytest.importorskip("skimage.metrics", reason="skimage is a test extra, absent under `colcon test` without it")
     return metrics.peak_signal_noise_ratio, metrics.structural_similarity
 
 
