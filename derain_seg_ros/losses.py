@@ -60,6 +60,25 @@ def derain_loss(x: Tensor, y: Tensor, alpha: float = 0.85) -> Tensor:
     return alpha * (1 - ssim(x, y)) + (1 - alpha) * F.l1_loss(x, y)
 
 
+LOG_MSE_EPS = 1e-5
+"""Default floor of the per-image MSE in ``log_mse_loss`` (50 dB): closer to clean than that an
+image's pull stops growing. Measured at a quarter budget (README, "The log-MSE term"): a floor of
+1e-6 lets the dry items' gradient (1 / MSE) drown the rainy ones', 1e-4 protects nearly dry
+frames too little."""
+
+
+def log_mse_loss(x: Tensor, y: Tensor, eps: float = LOG_MSE_EPS) -> Tensor:
+    """Mean over the images of ln(MSE_i + eps), i.e. -(ln 10 / 10) x the mean per-image PSNR.
+
+    Not in the paper: the scores are means of per-image PSNR, a log scale, on which an error of
+    1/255 costs a nearly dry frame many dB and a heavy-rain frame almost nothing; L1 and SSIM weigh
+    the two alike. Each image's gradient is scaled by 1 / MSE_i, so the frames that are already
+    close to clean (light rain, dry weather) are the ones the term protects (HINet's PSNR loss).
+    """
+    per_image = (x.float() - y.float()).pow(2).flatten(1).mean(dim=1)
+    return torch.log(per_image + eps).mean()
+
+
 def refine_loss(refined: list[Tensor], clean: Tensor, alpha: float = 0.85) -> Tensor:
     """L_R, eq. (3) as we read it: 0.5 * MSE of the intermediate SRRB outputs + L_D of the last."""
     if not refined:
@@ -79,12 +98,16 @@ def semantic_loss(pred: SegmentationOutput, target: SegmentationOutput, lf_layer
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of L_Att, L_D(I_C), L_R and L_H; zero leaves a term out (and its inputs unneeded)."""
+    """Weights of L_Att, L_D(I_C), L_R, L_H and the log-MSE term; zero leaves a term out (and its
+    inputs unneeded). The log-MSE term judges the last image the stage trains: the last SRRB's
+    output where L_R counts, else I_C."""
 
     attention: float = 0.0
     coarse: float = 0.0
     refine: float = 0.0
     semantic: float = 0.0
+    log_mse: float = 0.0
+    log_mse_eps: float = LOG_MSE_EPS
     semantic_on: Literal["coarse", "derained"] = "derained"
     lf_layer: Literal["layer1", "layer4"] = "layer1"
     lf_weight: float = 0.1
@@ -113,6 +136,8 @@ def pipeline_loss(
         terms["coarse"] = derain_loss(out["coarse"], clean, weights.alpha)
     if weights.refine:
         terms["refine"] = refine_loss(out["refined"], clean, weights.alpha)
+    if weights.log_mse:
+        terms["log_mse"] = log_mse_loss(out["refined"][-1] if weights.refine else out["coarse"], clean, weights.log_mse_eps)
     if weights.semantic:
         if seg_pred is None or seg_clean is None:
             raise ValueError("L_H needs DeepLab features of the derained and the clean image")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+from torch import Tensor
 
 from derain_seg_ros.losses import (
     LossWeights,
@@ -91,3 +94,47 @@ def test_one_step_of_each_stage_loss_lowers_it(stage: Stage) -> None:
     with torch.no_grad():
         after = loss()
     assert float(after) < float(before.detach())
+
+
+def test_log_mse_term_is_minus_the_mean_per_image_psnr_and_guards_nearly_clean_frames() -> None:
+    from derain_seg_ros.losses import LOG_MSE_EPS, log_mse_loss
+
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 16, 16, generator=g)
+    noise = torch.randn(2, 3, 16, 16, generator=g)
+    # image 0 nearly clean (light rain, ~54 dB), image 1 far off (heavy rain, ~20 dB)
+    out = clean + noise * torch.tensor([0.002, 0.1]).view(2, 1, 1, 1)
+    mse = (out - clean).pow(2).flatten(1).mean(1)
+    psnr_db = -10 * torch.log10(mse + LOG_MSE_EPS)
+    assert float(log_mse_loss(out, clean)) == pytest.approx(float(-(torch.log(torch.tensor(10.0)) / 10 * psnr_db).mean()), rel=1e-5)
+
+    def pull(eps: float) -> Tensor:  # gradient per unit of error, per image
+        x = out.clone().requires_grad_(True)
+        log_mse_loss(x, clean, eps).backward()
+        return x.grad.abs().flatten(1).mean(1) / (out - clean).abs().flatten(1).mean(1)
+
+    default, finer = pull(LOG_MSE_EPS), pull(1e-7)
+    assert float(default[0]) > 20 * float(default[1])  # L1 and SSIM weigh both frames alike
+    assert float(finer[0] / finer[1]) > 2 * float(default[0] / default[1])  # a lower floor: a stronger guard
+    assert float(log_mse_loss(clean, clean)) == pytest.approx(math.log(LOG_MSE_EPS))
+
+
+def test_log_mse_term_judges_the_last_image_the_stage_trains() -> None:
+    clean = torch.zeros(1, 3, 16, 16)  # SSIM's window needs 11 pixels
+    good, bad = clean.clone(), clean + 0.5
+    w = LossWeights(coarse=1.0, log_mse=1.0)
+    _, coarse_bad = pipeline_loss({"coarse": bad, "refined": [good]}, clean, w)
+    _, coarse_good = pipeline_loss({"coarse": good, "refined": [bad]}, clean, w)
+    assert coarse_bad["log_mse"] > coarse_good["log_mse"]
+    w = LossWeights(refine=1.0, log_mse=1.0)
+    _, last_bad = pipeline_loss({"coarse": good, "refined": [good, bad]}, clean, w)
+    _, last_good = pipeline_loss({"coarse": bad, "refined": [bad, good]}, clean, w)
+    assert last_bad["log_mse"] > last_good["log_mse"]
+    assert "log_mse" not in pipeline_loss({"coarse": bad}, clean, LossWeights(coarse=1.0))[1]
+
+
+def test_every_deraining_stage_takes_the_log_mse_weight_from_the_config() -> None:
+    loss = LossConfig(log_mse_weight=0.02, log_mse_eps=1e-5)
+    for stage in (STAGE1, STAGE2):
+        assert (stage.weights(loss).log_mse, stage.weights(loss).log_mse_eps) == (0.02, 1e-5)
+    assert STAGE1.weights(LossConfig()).log_mse == 0.0  # the paper's losses by default

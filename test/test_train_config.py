@@ -25,6 +25,8 @@ def test_presets_load_and_overrides_win() -> None:
     ("optim.epochs=2.5", "optim.epochs .* takes a int"),
     ("run.amp=maybe", "run.amp .* takes a bool"),
     ("optim.lr", "is not key=value"),
+    ("loss.log_mse_weight=-0.01", "loss.log_mse_weight is a weight >= 0"),
+    ("loss.log_mse_eps=0", "loss.log_mse_eps is an MSE floor > 0"),
 ])
 def test_bad_overrides_are_named(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

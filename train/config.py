@@ -86,6 +86,10 @@ class LossConfig:
     lf_layer: str = "layer1"
     lf_weight: float = 0.1
     alpha: float = 0.85
+    # Not in the paper (0 = off): weight of the per-image log-MSE term (losses.log_mse_loss) beside
+    # L_D / L_R in every deraining stage, so nearly dry frames are not made worse for heavy rain's sake.
+    log_mse_weight: float = 0.0
+    log_mse_eps: float = 1.0e-5  # its MSE floor (50 dB): how close to clean an image's pull keeps growing
 
 
 @dataclass
@@ -227,6 +231,10 @@ def _check(cfg: TrainConfig) -> None:
     for name in ("optim", "stage2"):
         if getattr(cfg, name).select_best and cfg.data.val_count < 1:
             raise ConfigError(f"{name}.select_best needs held-out items: set data.val_count")
+    if cfg.loss.log_mse_weight < 0:
+        raise ConfigError(f"loss.log_mse_weight is a weight >= 0 (0: off), got {cfg.loss.log_mse_weight}")
+    if cfg.loss.log_mse_eps <= 0:
+        raise ConfigError(f"loss.log_mse_eps is an MSE floor > 0, got {cfg.loss.log_mse_eps}")
     if not 0 <= cfg.data.dry_fraction < 1:
         raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
     for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):

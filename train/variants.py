@@ -29,6 +29,7 @@ class Stage:
     def weights(self, loss: LossConfig) -> LossWeights:
         return LossWeights(attention=self.attention, coarse=self.coarse, refine=self.refine,
                            semantic=loss.semantic_weight if self.semantic else 0.0, semantic_on=self.semantic_on,
+                           log_mse=loss.log_mse_weight, log_mse_eps=loss.log_mse_eps,
                            lf_layer=loss.lf_layer, lf_weight=loss.lf_weight, alpha=loss.alpha)
 
 
