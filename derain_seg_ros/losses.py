@@ -72,7 +72,7 @@ def log_mse_loss(x: Tensor, y: Tensor, eps: float = LOG_MSE_EPS) -> Tensor:
 
     Not in the paper: the scores are means of per-image PSNR, a log scale, on which an error of
     1/255 costs a nearly dry frame many dB and a heavy-rain frame almost nothing; L1 and SSIM weigh
-    the two alike. Each image's gradient is scaled by 1 / MSE_i, so the frames that are already
+    the two alike. Each image's gradient is scaled by 1 / (MSE_i + eps), so the frames already
     close to clean (light rain, dry weather) are the ones the term protects (HINet's PSNR loss).
     """
     per_image = (x.float() - y.float()).pow(2).flatten(1).mean(dim=1)
