@@ -45,6 +45,8 @@ class DataConfig:
     workers: int = 2
     flip: bool = True
     dry_fraction: float = 0.0  # deraining stages: share of items served dry (rainy = clean), to learn to leave them alone
+    faint_fraction: float = 0.0  # deraining stages: share served under their rain made fainter (drizzle), see RainStrengthMix
+    faint_scale: list[float] = field(default_factory=lambda: [0.05, 0.5])  # range of that rain's strength (log-uniform)
     val_count: int = 0  # train-split items held out of training, for optim/stage2.select_best
     eval_halves: bool = False
     # A missing dataset at ``root`` is synthesised on first use (procedural scenes) when this is on.
@@ -237,6 +239,12 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"loss.log_mse_eps is an MSE floor > 0, got {cfg.loss.log_mse_eps}")
     if not 0 <= cfg.data.dry_fraction < 1:
         raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
+    if not 0 <= cfg.data.faint_fraction or cfg.data.dry_fraction + cfg.data.faint_fraction >= 1:
+        raise ConfigError(f"data.faint_fraction is a fraction >= 0 that leaves rainy items beside data.dry_fraction, "
+                          f"got {cfg.data.faint_fraction} (dry {cfg.data.dry_fraction})")
+    scale = cfg.data.faint_scale
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+        raise ConfigError(f"data.faint_scale is [low, high] with 0 < low <= high <= 1, got {scale}")
     for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):
         if crop is not None and (len(crop) != 2 or min(crop) < 1):
             raise ConfigError(f"{key} is [height, width], got {crop}")

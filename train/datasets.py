@@ -4,6 +4,7 @@ and, for the deraining stages, any extra sets such as a fleet's own dry frames u
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from typing import Any
@@ -14,22 +15,31 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
+from derain_seg_ros.rain.mask import rain_mask
 from train.config import ConfigError, TrainConfig
 
 log = logging.getLogger("train")
-DRY_STREAM = 0xD27  # SeedSequence stream of the dry-item draw (no other draw uses it)
+MIX_STREAM = 0xD27  # SeedSequence stream of the dry/faint draw (no other draw uses it)
 
 
-class DryMix(Dataset):
-    """Serves a seeded ``fraction`` of items dry (rainy := clean, empty rain map).
+class RainStrengthMix(Dataset):
+    """Serves a seeded ``dry`` share of items dry (rainy := clean, empty rain map) and a seeded
+    ``faint`` share under the same rain made fainter.
 
-    A car drives mostly in dry weather: a deraining front-end that never saw a dry frame in
-    training has no reason to leave one alone. Which items are dry depends on (seed, epoch, index)
-    only, so runs stay resumable and identical across DataLoader workers.
+    A car drives mostly in dry weather or drizzle: a front-end that never saw a dry frame has no
+    reason to leave one alone, and one that saw almost no drizzle (1.5 % of the embedded set is
+    under 0.5 mm/h) over-corrects it, making a nearly dry frame worse than its input. A faint item
+    is ``clean + s * (rainy - clean)``, rounded to 8 bits as a camera delivers it, with ``s``
+    log-uniform in ``faint_scale``: every rain term of the formation model (streak and drop
+    opacity, the veil's 1 - transmission) scaled by ``s``; its rain map is recomputed with the one
+    M_gt definition. Which items, and ``s``, depend on (seed, epoch, index) only, so runs stay
+    resumable and identical across DataLoader workers; the dry decisions do not depend on ``faint``.
     """
 
-    def __init__(self, dataset: Dataset, fraction: float, seed: int) -> None:
-        self.dataset, self.fraction, self.seed, self.epoch = dataset, fraction, seed, 0
+    def __init__(self, dataset: Dataset, dry: float, seed: int, faint: float = 0.0,
+                 faint_scale: tuple[float, float] = (0.05, 0.5)) -> None:
+        self.dataset, self.dry, self.faint, self.seed, self.epoch = dataset, dry, faint, seed, 0
+        self.log_scale = (math.log(faint_scale[0]), math.log(faint_scale[1]))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -41,9 +51,21 @@ class DryMix(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.dataset[index]
-        if np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index, DRY_STREAM])).random() < self.fraction:
-            item = {**item, "rainy": item["clean"].clone(), "rain_mask": torch.zeros_like(item["rain_mask"])}
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index, MIX_STREAM]))
+        draw = rng.random()
+        if draw < self.dry:
+            return {**item, "rainy": item["clean"].clone(), "rain_mask": torch.zeros_like(item["rain_mask"])}
+        if draw < self.dry + self.faint:
+            return fainter(item, math.exp(rng.uniform(*self.log_scale)))
         return item
+
+
+def fainter(item: dict[str, Any], scale: float) -> dict[str, Any]:
+    """The item's rain at ``scale`` of its strength (uint8 HWC tensors), with its rain map remade."""
+    clean = item["clean"].numpy().astype(np.float32)
+    rainy = np.rint(clean + scale * (item["rainy"].numpy().astype(np.float32) - clean)).astype(np.uint8)
+    mask = rain_mask(rainy, item["clean"].numpy())
+    return {**item, "rainy": torch.from_numpy(rainy), "rain_mask": torch.from_numpy(mask).to(item["rain_mask"].dtype)}
 
 
 class EpochSubset(Subset):
@@ -84,7 +106,9 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
         main = parts[0]
         parts[0] = EpochSubset(main, range(len(main) - _held_out(cfg, len(main))))  # type: ignore[arg-type]
     dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
-    return DryMix(dataset, d.dry_fraction, cfg.seed) if d.dry_fraction > 0 and not stage0 else dataset
+    if stage0 or d.dry_fraction + d.faint_fraction == 0:
+        return dataset
+    return RainStrengthMix(dataset, d.dry_fraction, cfg.seed, d.faint_fraction, tuple(d.faint_scale))  # type: ignore[arg-type]
 
 
 def _held_out(cfg: TrainConfig, available: int) -> int:
