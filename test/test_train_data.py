@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
-from train.config import ConfigError, load_config
 from derain_seg_ros.rain.mask import rain_mask
+from train.config import ConfigError, load_config
 from train.datasets import EpochConcat, RainStrengthMix, fainter, train_dataset
 
 

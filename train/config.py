@@ -239,7 +239,7 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"loss.log_mse_eps is an MSE floor > 0, got {cfg.loss.log_mse_eps}")
     if not 0 <= cfg.data.dry_fraction < 1:
         raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
-    if not 0 <= cfg.data.faint_fraction or cfg.data.dry_fraction + cfg.data.faint_fraction >= 1:
+    if cfg.data.faint_fraction < 0 or cfg.data.dry_fraction + cfg.data.faint_fraction >= 1:
         raise ConfigError(f"data.faint_fraction is a fraction >= 0 that leaves rainy items beside data.dry_fraction, "
                           f"got {cfg.data.faint_fraction} (dry {cfg.data.dry_fraction})")
     scale = cfg.data.faint_scale

@@ -36,8 +36,7 @@ class RainStrengthMix(Dataset):
     resumable and identical across DataLoader workers; the dry decisions do not depend on ``faint``.
     """
 
-    def __init__(self, dataset: Dataset, dry: float, seed: int, faint: float = 0.0,
-                 faint_scale: tuple[float, float] = (0.05, 0.5)) -> None:
+    def __init__(self, dataset: Dataset, dry: float, seed: int, faint: float, faint_scale: tuple[float, float]) -> None:
         self.dataset, self.dry, self.faint, self.seed, self.epoch = dataset, dry, faint, seed, 0
         self.log_scale = (math.log(faint_scale[0]), math.log(faint_scale[1]))
 
