@@ -133,6 +133,19 @@ def test_ablation_report_has_the_five_variants_and_the_other_c(dataset: Path, tr
     assert read_checkpoint(tmp_path / "stage1" / "last.pt")["config"]["coarse"]["residual"] is False  # smoke: the authors' C
 
 
+def test_resuming_with_other_networks_names_what_changed_and_keeps_the_checkpoint(
+        dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    common = ["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
+              f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=4"]
+    assert run_main([*common, "run.max_steps=1"]) == 0
+    before = read_checkpoint(tmp_path / "stage1" / "last.pt")
+    assert run_main([*common, "--resume", "model.residual=true"]) == 2
+    err = capsys.readouterr().err
+    assert "coarse.residual differ" in err and "start a new run.out" in err
+    after = read_checkpoint(tmp_path / "stage1" / "last.pt")
+    assert after["step"] == 1 and all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])
+
+
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(
         dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys) -> None:
     common = ["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,

@@ -34,6 +34,7 @@ class ModelConfig:
     num_srrb: int = 2
     residual: bool | None = None  # C adds a correction to I_r (None: the preset's choice)
     gate: bool | None = None  # residual C: correction multiplied by the rain map M (None: the preset's)
+    scene_context: bool | None = None  # A: one logit offset per image from its features' mean (None: the preset's)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from derain_seg_ros.errors import DerainSegError
+from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from train.config import TrainConfig
@@ -235,6 +236,10 @@ def _resume(s: Session) -> None:
         log.info("%s: nothing to resume in %s, starting fresh", s.job.name, s.run_dir)
         return
     state = read_checkpoint(s.ckpt_path)
+    changed = _changed_keys(state["config"], s.job.pipeline.cfg)
+    if changed:  # else load_state_dict's missing/unexpected keys, which do not say why
+        raise CheckpointError(f"{s.ckpt_path} holds other networks than this run's config ({', '.join(changed)} differ): "
+                              "resume with the config it was trained with, or start a new run.out")
     s.job.pipeline.load_state_dict(state["model"])
     s.step = s.saved_at = state["step"]
     _load_optimisation(s, s.optimizer, s.scheduler, state["optimizer"], state["scheduler"], "learning rate")
@@ -249,6 +254,18 @@ def _resume(s: Session) -> None:
     s.best_score = state.get("best_score")
     _set_rng_state(state["rng"])
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
+
+
+def _changed_keys(saved: dict[str, Any], current: PipelineConfig) -> list[str]:
+    """Dotted names of the network settings that differ; one the checkpoint predates reads as its default."""
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in d.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    before, now = flat(PipelineConfig.from_dict(saved).to_dict()), flat(current.to_dict())
+    return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
 
 
 def _load_optimisation(s: Session, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,

@@ -39,7 +39,8 @@ def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: Der
         coarse = replace(coarse, residual=m.residual)
     if m.gate is not None:
         coarse = replace(coarse, gate=m.gate)
-    return replace(base, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb)
+    attention = base.attention if m.scene_context is None else replace(base.attention, scene_context=m.scene_context)
+    return replace(base, attention=attention, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb)
 
 
 def _init_path(value: str | None, what: str) -> Path:

@@ -34,6 +34,10 @@ class AttentionConfig:
 
     channels: int = 32
     blocks: int = 5
+    # A scene-level term: the image-mean of A's features shifts every logit of M (the authors' A
+    # sees 25 x 25 pixels, 17 x 17 at embedded widths: too few to tell drizzle from heavy rain).
+    # Measured at the embedded budget and not adopted there (README, "Scene context in A").
+    scene_context: bool = False
 
 
 @dataclass(frozen=True)
