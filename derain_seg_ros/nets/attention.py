@@ -18,8 +18,9 @@ class SceneContext(nn.Module):
     an edge in a downpour; how much rain the whole frame holds tells them apart (DID-MDN's
     density estimate plays this part). A mean is a density, so it keeps its meaning when a model
     trained on crops runs on full frames. The last conv starts at zero: a fresh A is the local A.
-    Its weights are drawn from a generator of their own, so switching it on leaves every other
-    network's initial weights, and so a seeded stage 0, bit for bit as they were.
+    Its weights are drawn under a fixed seed of their own and the global RNG is put back, so
+    switching it on leaves every other network's initial weights, and so a seeded stage 0, bit
+    for bit as they were.
     """
 
     def __init__(self, channels: int) -> None:
