@@ -155,11 +155,12 @@ def flat_keys(node: Any = None, prefix: str = "") -> dict[str, tuple[Any, Any]]:
     return out
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_dict(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested dict as {dotted key: leaf}, the form overrides take."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten_dict(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -263,7 +264,7 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
     cfg = TrainConfig()
     if preset:
         path = preset_path(preset)
-        for key, value in _flatten(yaml.safe_load(path.read_text()) or {}).items():
+        for key, value in flatten_dict(yaml.safe_load(path.read_text()) or {}).items():
             _set(cfg, key, value, str(path))
     apply_overrides(cfg, overrides or [], "command line")
     return cfg

@@ -29,7 +29,7 @@ from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from train.config import TrainConfig
+from train.config import TrainConfig, flatten_dict
 from train.distributed import DistInfo, barrier
 
 log = logging.getLogger("train")
@@ -258,13 +258,7 @@ def _resume(s: Session) -> None:
 
 def _changed_keys(saved: dict[str, Any], current: PipelineConfig) -> list[str]:
     """Dotted names of the network settings that differ; one the checkpoint predates reads as its default."""
-    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in d.items():
-            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-        return out
-
-    before, now = flat(PipelineConfig.from_dict(saved).to_dict()), flat(current.to_dict())
+    before, now = flatten_dict(PipelineConfig.from_dict(saved).to_dict()), flatten_dict(current.to_dict())
     return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
 
 
