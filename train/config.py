@@ -35,6 +35,7 @@ class ModelConfig:
     residual: bool | None = None  # C adds a correction to I_r (None: the preset's choice)
     gate: bool | None = None  # residual C: correction multiplied by the rain map M (None: the preset's)
     scene_context: bool | None = None  # A: one logit offset per image from its features' mean (None: the preset's)
+    correction_shrink: float | None = None  # inference: grey levels each correction shrinks by (None: the preset's)
 
 
 @dataclass

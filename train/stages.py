@@ -40,7 +40,9 @@ def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: Der
     if m.gate is not None:
         coarse = replace(coarse, gate=m.gate)
     attention = base.attention if m.scene_context is None else replace(base.attention, scene_context=m.scene_context)
-    return replace(base, attention=attention, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb)
+    shrink = base.correction_shrink if m.correction_shrink is None else float(m.correction_shrink)
+    return replace(base, attention=attention, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb,
+                   correction_shrink=shrink)
 
 
 def _init_path(value: str | None, what: str) -> Path:

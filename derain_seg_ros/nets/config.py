@@ -93,10 +93,18 @@ class PipelineConfig:
     durn: DuRNSPConfig = field(default_factory=DuRNSPConfig)
     agan: AGANConfig = field(default_factory=AGANConfig)
     icsc: ICSCConfig = field(default_factory=ICSCConfig)
+    # At inference, every pixel's correction (derained - rainy) moves this many grey levels (of 255)
+    # toward zero (a soft threshold): corrections smaller than that are not made at all, so a dry
+    # frame's sub-level noise no longer rounds into whole-level errors. Training sees the raw
+    # correction (below the threshold there is no gradient, and a zero-initialised residual starts
+    # there). 0: off, the paper's pipeline. Measured in the README, "Shrinking the correction".
+    correction_shrink: float = 0.0
 
     def __post_init__(self) -> None:
         if self.derainer not in get_args(DerainerName):
             raise ValueError(f"unknown derainer {self.derainer!r}; choose one of {list(get_args(DerainerName))}")
+        if not (math.isfinite(self.correction_shrink) and self.correction_shrink >= 0):
+            raise ValueError(f"correction_shrink is in grey levels and must be >= 0, got {self.correction_shrink}")
 
     @property
     def pad_multiple(self) -> int:
@@ -131,8 +139,9 @@ class PipelineConfig:
         """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
 
         Same wiring as the paper; a residual C gated by the rain map (identity at start, and pixels
-        that A marks dry are left alone: measured in train/RESULTS.md), narrower U-Nets, and
-        DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101.
+        that A marks dry are left alone: measured in train/RESULTS.md), narrower U-Nets,
+        DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101, and the correction shrunk
+        by half a grey level at inference (README, "Shrinking the correction").
         A baseline ``derainer`` gets its own ``embedded()`` widths, in front of the same DeepLab.
         """
         return _with_derainer(cls(
@@ -141,6 +150,7 @@ class PipelineConfig:
             srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
+            correction_shrink=0.5,
         ), derainer, "embedded")
 
     def to_dict(self) -> dict[str, Any]:

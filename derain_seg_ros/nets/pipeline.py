@@ -28,6 +28,18 @@ BASELINES: dict[str, type[nn.Module]] = {"prenet": PReNet, "durn": DuRNSP, "agan
 N x 3 x H x W in [0, 1] and returns a dict with 'output' (unclamped), 'derained' (clamped) and its extras."""
 
 
+def shrink_correction(rainy: Tensor, derained: Tensor, threshold: float) -> Tensor:
+    """``rainy`` plus the correction ``derained - rainy`` soft-thresholded by ``threshold`` (same
+    units as the images): each pixel's change shrinks toward zero by it, and smaller ones vanish.
+
+    Written as ``c - clamp(c, -t, t)`` (Sub and Clip, which every ONNX runtime and TensorRT run)
+    rather than ``F.softshrink`` (ONNX Shrink). The result lies between ``rainy`` and ``derained``,
+    so it stays in [0, 1] without another clamp.
+    """
+    correction = derained - rainy
+    return rainy + (correction - correction.clamp(-threshold, threshold))
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -55,8 +67,12 @@ class DerainSegPipeline(nn.Module):
         SRRB) and 'derained' (the last, or the coarse image without SRRBs, clamped to [0, 1]); a
         baseline its own dict ('output', 'derained' and its extras). With ``segment`` also 'logits'
         and 'labels' (int64 trainIds); with ``features`` also 'seg', DeepLab's taps on the derained image.
+        In eval mode with ``cfg.correction_shrink`` the 'derained' image (and what DeepLab sees) is
+        the shrunk one; 'coarse', 'refined' and a baseline's 'output' stay raw.
         """
         out = self._ours(rainy) if self.cfg.derainer == "ours" else dict(self.derainer(rainy))
+        if self.cfg.correction_shrink > 0 and not self.training:
+            out["derained"] = shrink_correction(rainy, out["derained"], self.cfg.correction_shrink / 255.0)
         if segment or features:
             seg = self.deeplab(out["derained"])
             out["logits"] = seg.logits
