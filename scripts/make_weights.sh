@@ -13,5 +13,9 @@ S0="init.stage0=$RUN/stage0/last.pt"
 "$BIN/python" train/run.py --stage 0 --config embedded --resume run.out="$RUN"
 "$BIN/python" train/run.py --stage 1 --config embedded --resume run.out="$RUN" "$S0" $EXTRA
 "$BIN/python" train/run.py --stage 2 --config embedded --resume run.out="$RUN" "$S0" init.stage1="$RUN/stage1/last.pt" $EXTRA
+# Scenes no training used: seed 1001 is the card's (the targets); 1002 and 1003 are scored beside it.
 "$BIN/derain-seg" synth --out "$RUN/eval_unseen" --count 120 --size 128x256 --seed 1001 --workers 2
-"$BIN/python" train/ship.py --run "$RUN" --eval-data "$RUN/eval_unseen"
+for seed in 1002 1003; do
+  "$BIN/derain-seg" synth --out "$RUN/eval_unseen_$seed" --count 120 --size 128x256 --seed "$seed" --workers 2
+done
+"$BIN/python" train/ship.py --run "$RUN" --eval-data "$RUN/eval_unseen" "$RUN/eval_unseen_1002" "$RUN/eval_unseen_1003"

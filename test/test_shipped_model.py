@@ -69,3 +69,17 @@ def test_packing_keeps_the_pipeline_and_drops_training_state(tmp_path) -> None:
     x = torch.rand(1, 3, 32, 64)
     with torch.no_grad():
         assert torch.allclose(loaded(x)["derained"], pipeline(x)["derained"], atol=2e-2)
+
+
+def test_the_card_scores_more_unseen_seeds_beside_its_own(tmp_path) -> None:
+    from train.ship import more_seeds
+
+    data = tmp_path / "eval_unseen_1002"
+    data.mkdir()
+    (data / "manifest.json").write_text('{"version": 2, "spec": {"seed": 1002}, "items": []}')
+    rainy = {"psnr_rgb": 31.0, "miou": 50.0}
+    derained = {"images": 120, "psnr_rgb": 35.37, "worse_than_input": 1, "clean_in_psnr_rgb": 52.26,
+                "clean_in_psnr_rgb_min": 39.97, "miou": 54.1, "clean_in_miou": 57.9}
+    lines = more_seeds({data: {"rainy": rainy, "derained": derained}})
+    assert "| 1002 | 120 | 31.00 | 35.37 (+4.37) | 1 | 52.26 / 39.97 | 50.00 / 54.10 / 57.90 |" in lines
+    assert more_seeds({}) == []
