@@ -256,14 +256,10 @@ def _resume(s: Session) -> None:
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
 
 
-INFERENCE_ONLY_KEYS = frozenset({"correction_shrink"})
-"""Pipeline settings that no weight depends on: a run resumes under a new value of them."""
-
-
 def _changed_keys(saved: dict[str, Any], current: PipelineConfig) -> list[str]:
     """Dotted names of the network settings that differ; one the checkpoint predates reads as its default."""
     before, now = flatten_dict(PipelineConfig.from_dict(saved).to_dict()), flatten_dict(current.to_dict())
-    return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k) and k not in INFERENCE_ONLY_KEYS)
+    return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k) and k not in PipelineConfig.INFERENCE_ONLY)
 
 
 def _load_optimisation(s: Session, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from derain_seg_ros.nets.agan import AGANConfig
 from derain_seg_ros.nets.durn import DuRNSPConfig
@@ -99,6 +99,8 @@ class PipelineConfig:
     # correction (below the threshold there is no gradient, and a zero-initialised residual starts
     # there). 0: off, the paper's pipeline. Measured in the README, "Shrinking the correction".
     correction_shrink: float = 0.0
+    # Settings no weight depends on: a training run resumes under a new value of them.
+    INFERENCE_ONLY: ClassVar[frozenset[str]] = frozenset({"correction_shrink"})
 
     def __post_init__(self) -> None:
         if self.derainer not in get_args(DerainerName):
