@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 DEMO ?= outputs/demo
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test weights clean
+.PHONY: setup demo test weights weights-embedded clean
 
 setup: $(VENV)/.installed
 
@@ -23,8 +23,11 @@ demo: setup
 test: setup  # the real-ROS tests must run here, not skip: a missing rclpy fails them
 	DERAIN_SEG_REQUIRE_ROS=1 $(BIN)/python -m pytest -q test
 
-weights: setup  # retrain the shipped model from scratch (about an hour on 2 CPU cores), see its MODEL_CARD.md
+weights: setup  # retrain the default streets model from scratch (about 1.5 hours on 2 CPU cores; needs CamVid: CAMVID=DIR), see models/MODEL_CARD.md
 	VENV=$(VENV) bash scripts/make_weights.sh
+
+weights-embedded: setup  # retrain the procedural-scene model (about an hour on 2 CPU cores), see models/MODEL_CARD_embedded.md
+	VENV=$(VENV) bash scripts/make_weights_embedded.sh
 
 clean:
 	rm -rf $(VENV) outputs

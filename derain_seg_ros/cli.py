@@ -3,8 +3,9 @@
 Each module in ``derain_seg_ros.commands`` provides ``add_arguments(parser)`` and
 ``run(args) -> int``; its docstring is the subcommand's ``--help`` description. Modules are
 imported only when their subcommand runs, so ``derain-seg bag`` does not pay for what
-``derain-seg synth`` needs. Errors about the user's input or machine (``DerainSegError``, a
-missing file) end the command with one line instead of a traceback.
+``derain-seg synth`` needs. Errors about the user's input or machine (``DerainSegError``, an
+``OSError`` such as a missing file or a full disk) end the command with one line instead of a
+traceback; Ctrl-C says what was kept and exits 130; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("derain_seg_ros.commands.export", "export the pipeline to ONNX (and build a TensorRT engine)"),
     "bag": ("derain_seg_ros.commands.bag", "process a rosbag2 offline, or write a demo bag"),
     "tobag": ("derain_seg_ros.commands.tobag", "turn image folders (RobotCar(R) or any) into a rosbag2"),
+    "play": ("derain_seg_ros.commands.play", "publish a bag's camera topics live through rclpy (ros2 bag play without rosbag2)"),
     "bench": ("derain_seg_ros.commands.bench", "time the pipeline per stage and end to end"),
     "demo": ("derain_seg_ros.commands.demo", "run the pipeline on a generated rainy street scene"),
 }
@@ -62,8 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         return int(module.run(args) or 0)
-    except (DerainSegError, FileNotFoundError) as exc:  # the user's input or machine: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C: what was kept, not a traceback (130: the shell's code for SIGINT)
+        note = getattr(module, "interrupted_note", None)
+        print(f"\ninterrupted{': ' + note(args) if note else ''}", file=sys.stderr)
+        return 130
+    except (DerainSegError, OSError) as exc:  # the user's input or machine (a full disk too): one line, no traceback
+        raise SystemExit(f"error: {one_line(exc)}") from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (an OSError's as ``reason: path``); other exceptions are bugs and keep their traceback."""
+    if isinstance(exc, OSError) and not isinstance(exc, DerainSegError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -63,6 +63,27 @@ def fresh_dir(parent: str | os.PathLike, prefix: str) -> Path:
     return _fresh(parent, prefix, "", lambda p: p.mkdir(0o777))
 
 
+def remove_stale_temps(path: str | os.PathLike, suffix: str = ".tmp", max_age_s: float = 3600.0) -> list[Path]:
+    """Remove ``atomic_path`` temp files of ``path`` that a killed process left (SIGKILL runs no
+    ``finally``): those older than ``max_age_s``, so that a live writer's file is never taken."""
+    import re
+    import time
+
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}{re.escape(suffix)}")
+    removed = []
+    if path.parent.is_dir():
+        for candidate in path.parent.iterdir():
+            try:
+                if pattern.fullmatch(candidate.name) and candidate.is_file() and \
+                        time.time() - candidate.stat().st_mtime > max_age_s:
+                    candidate.unlink()
+                    removed.append(candidate)
+            except OSError:  # gone meanwhile, or not ours to remove
+                continue
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""

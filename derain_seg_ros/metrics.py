@@ -6,6 +6,7 @@ Every report names its convention: Y-channel PSNR runs about 1 dB above RGB PSNR
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import cv2
@@ -79,9 +80,12 @@ class ConfusionMatrix:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(union > 0, tp / union, np.nan)
 
-    def miou(self) -> float:
-        """Mean over the classes that occur (Cityscapes protocol: nanmean)."""
-        iou = self.iou()
+    def miou(self, classes: Sequence[int] | None = None) -> float:
+        """Mean over the classes that occur (Cityscapes protocol: nanmean), or over ``classes`` only:
+        a dataset scored over the classes it has (CamVid's 11), where a class it never labels would
+        otherwise count as 0 whenever the model predicts it. Such predictions still cost the true
+        class its IoU."""
+        iou = self.iou() if classes is None else self.iou()[list(classes)]
         return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else math.nan
 
     def pixel_accuracy(self) -> float:

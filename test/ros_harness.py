@@ -168,18 +168,36 @@ class Stream:
         self.timer.cancel()
 
 
-class InProcessNode(Spinning):
-    """DerainSegNode in this process, in its own context, with parameters as overrides."""
+# For a node process's prelude: ``build_engine`` returning a fake engine the way the real one returns its choice.
+FAKE_CHOICE_PRELUDE = """
+from derain_seg_ros.nets.config import PipelineConfig
+from derain_seg_ros.runtime.engine_spec import EngineSpec
+from derain_seg_ros.runtime.factory import EngineChoice
+def choice_of(engine):
+    spec = EngineSpec("torch", config=PipelineConfig.small(), device="cpu")
+    return EngineChoice(engine, spec, spec)
+"""
 
-    def __init__(self, parameters: dict[str, Any]) -> None:
+
+def choice_of(engine: Any) -> Any:
+    """A fake engine as ``node.build_engine`` returns the real one: what runs, and what was asked."""
+    namespace: dict[str, Any] = {}
+    exec(FAKE_CHOICE_PRELUDE, namespace)
+    return namespace["choice_of"](engine)
+
+
+class InProcessNode(Spinning):
+    """DerainSegNode (or ``node_class``) in this process, in its own context, with parameters as overrides."""
+
+    def __init__(self, parameters: dict[str, Any], node_class: Any = None, **node_kwargs: Any) -> None:
         from rclpy.parameter import Parameter
 
         from derain_seg_ros.ros.node import DerainSegNode
 
         super().__init__()
         try:
-            self.node = DerainSegNode(context=self.context,
-                                      parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+            self.node = (node_class or DerainSegNode)(context=self.context, parameter_overrides=[
+                Parameter(k, value=v) for k, v in parameters.items()], **node_kwargs)
         except BaseException:
             rclpy.try_shutdown(context=self.context)
             raise

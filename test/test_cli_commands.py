@@ -110,7 +110,7 @@ def test_infer_bag_and_export_use_the_shipped_model_without_a_checkpoint(shipped
 def test_a_missing_shipped_model_is_one_line_saying_what_to_do(argv: list[str], tmp_path: Path, monkeypatch) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), np.full((8, 8, 3), 90, np.uint8))
     monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path / "no_models")
-    with pytest.raises(SystemExit, match=r"^error: the shipped model .*embedded.pt is missing .*make weights.*--checkpoint$"):
+    with pytest.raises(SystemExit, match=rf"^error: the shipped model .*{shipped.SHIPPED_NAME} is missing .*make weights.*--checkpoint$"):
         main([a.format(tmp=tmp_path) for a in argv])
 
 

@@ -35,12 +35,21 @@ def test_the_manifest_keeps_rviz_optional_and_names_the_pip_keys() -> None:
     assert {"ament_index_python", "python3-rosbags-pip", "python3-onnxruntime-pip", "rclpy", "diagnostic_msgs"} <= depends
 
 
-def test_rviz_shows_both_cameras_in_a_fixed_frame_the_launch_file_publishes() -> None:
-    rviz = yaml.safe_load((ROOT / "config" / "pipeline.rviz").read_text())["Visualization Manager"]
+def test_rviz_config_is_the_one_made_from_the_camera_list_and_the_launch_file_adds_no_tf_root() -> None:
+    from derain_seg_ros.ros.launch_args import rviz_yaml
+
+    text = (ROOT / "config" / "pipeline.rviz").read_text()
+    assert text == rviz_yaml(["front", "rear"]), "config/pipeline.rviz differs from rviz_config: regenerate it"
+    rviz = yaml.safe_load(text)["Visualization Manager"]
     topics = {d["Topic"]["Value"] for d in rviz["Displays"]}
     assert {"/front/derained/image", "/rear/derained/image", "/front/segmentation/color", "/rear/segmentation/color"} <= topics
-    assert rviz["Global Options"]["Fixed Frame"] == "derain_seg_view"
-    assert 'VIEW_FRAME = "derain_seg_view"' in (ROOT / "launch" / "pipeline.launch.py").read_text()
+    launch = (ROOT / "launch" / "pipeline.launch.py").read_text()
+    assert "static_transform_publisher" not in launch and "rviz_yaml(" in launch
+
+
+def test_the_shipped_params_file_names_every_parameter_of_the_spec() -> None:
+    values = flatten(yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())["/**"]["ros__parameters"])
+    assert set(SPEC) <= set(values), f"config/pipeline.yaml lacks {sorted(set(SPEC) - set(values))}"
 
 
 def test_under_make_test_a_missing_rclpy_fails_the_ros_tests_instead_of_skipping(tmp_path) -> None:

@@ -106,7 +106,7 @@ def test_compressed_round_trip_png_exact_jpeg_close() -> None:
 @pytest.mark.parametrize("msg,match", [
     (FakeImage(4, 4, "rgb8", 0, 12, bytes(47)), "48"),  # one byte short
     (FakeImage(4, 4, "rgb8", 0, 10, bytes(40)), "shorter than a row"),
-    (FakeImage(4, 4, "yuv422", 0, 8, bytes(32)), "unsupported encoding"),
+    (FakeImage(4, 4, "yuv444", 0, 12, bytes(48)), "unsupported encoding"),
     (FakeImage(0, 4, "rgb8", 0, 12, b""), "empty"),
     (FakeCompressed("jpeg", b"\xff\xd8 not really a jpeg"), "cannot decode"),
     (FakeCompressed("png", b""), "no data"),
@@ -127,3 +127,62 @@ def test_the_same_conversions_on_rosbags_messages() -> None:
                                          data=np.zeros(10, np.uint8))
     with pytest.raises(ImageMessageError):
         message_to_rgb(bad)
+
+
+def bt601_yuv(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Video-range BT.601 (Y 16..235), as cameras send it and OpenCV's YUV2RGB codes read it: Y, U, V."""
+    r, g, b = colour
+    return (round(16 + 0.257 * r + 0.504 * g + 0.098 * b), round(128 - 0.148 * r - 0.291 * g + 0.439 * b),
+            round(128 + 0.439 * r - 0.368 * g - 0.071 * b))
+
+
+FLAT = (200, 120, 40)  # a flat orange: chroma subsampling loses nothing on it
+
+
+def packed_422(h: int, w: int, order: str) -> np.ndarray:
+    """2 bytes per pixel, macro-pixels of two: UYVY or YUYV byte order."""
+    y, u, v = bt601_yuv(FLAT)
+    macro = {"uyvy": [u, y, v, y], "yuyv": [y, u, y, v]}[order]
+    return np.tile(np.array(macro, np.uint8), (h, w // 2))
+
+
+def planar_420(h: int, w: int, order: str) -> np.ndarray:
+    """H rows of luma, then H/2 rows of interleaved chroma: UV (nv12) or VU (nv21)."""
+    y, u, v = bt601_yuv(FLAT)
+    chroma = [u, v] if order == "nv12" else [v, u]
+    return np.concatenate([np.full((h, w), y, np.uint8), np.tile(np.array(chroma, np.uint8), (h // 2, w // 2))])
+
+
+@pytest.mark.parametrize("encoding, data", [
+    ("yuv422", lambda h, w: packed_422(h, w, "uyvy")), ("uyvy", lambda h, w: packed_422(h, w, "uyvy")),
+    ("yuv422_yuy2", lambda h, w: packed_422(h, w, "yuyv")), ("yuyv", lambda h, w: packed_422(h, w, "yuyv")),
+    ("nv12", lambda h, w: planar_420(h, w, "nv12")), ("nv21", lambda h, w: planar_420(h, w, "nv21")),
+])
+@pytest.mark.parametrize("pad", [0, 4])
+def test_yuv_cameras_as_usb_cam_and_v4l2_camera_send_them_decode_to_rgb(encoding: str, data, pad: int) -> None:
+    h, w = 6, 10
+    rows = data(h, w)
+    rows = np.concatenate([rows, np.full((rows.shape[0], pad), 9, np.uint8)], axis=1)
+    msg = FakeImage(h, w, encoding, 0, rows.shape[1], bytes(rows.reshape(-1)))
+    out = image_to_rgb(msg)
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - np.array(FLAT)).max() <= 3
+
+
+def test_yuv_with_an_odd_width_or_short_data_is_rejected() -> None:
+    with pytest.raises(ImageMessageError, match="even width"):
+        image_to_rgb(FakeImage(4, 5, "yuv422", 0, 10, bytes(40)))
+    with pytest.raises(ImageMessageError, match="even width and height"):
+        image_to_rgb(FakeImage(5, 4, "nv12", 0, 4, bytes(30)))
+    with pytest.raises(ImageMessageError, match="data holds"):
+        image_to_rgb(FakeImage(4, 4, "nv21", 0, 4, bytes(16)))  # luma only, chroma missing
+
+
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+def test_16_bit_bayer_decodes_like_its_top_8_bits(pattern: str) -> None:
+    mosaic8 = np.random.default_rng(1).integers(0, 256, (6, 10), dtype=np.uint8)
+    mosaic16 = mosaic8.astype(np.uint16) * 256 + 77  # the low byte is noise below 8 bits
+    msg16 = padded(mosaic16, f"bayer_{pattern}16", pad=0, big_endian=True)
+    msg8 = padded(mosaic8, f"bayer_{pattern}8", pad=0)
+    out16, out8 = image_to_rgb(msg16), image_to_rgb(msg8)
+    assert out16.dtype == np.uint8 and np.abs(out16.astype(int) - out8.astype(int)).max() <= 1

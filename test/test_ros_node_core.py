@@ -9,10 +9,13 @@ import time
 import numpy as np
 import pytest
 
+import cv2
+
 from derain_seg_ros.ros import outputs
+from derain_seg_ros.ros.drops import StampGaps
 from derain_seg_ros.ros.image_msg import ImageMessageError
 from derain_seg_ros.ros.node_core import NodeCore, Result, Throttle
-from derain_seg_ros.ros.outputs import COLOR, DERAINED, LABEL, OUTPUT_TOPICS
+from derain_seg_ros.ros.outputs import COLOR, DERAINED, LABEL, LABEL_RAW, OUTPUT_TOPICS
 from derain_seg_ros.runtime.engine import EngineOutput
 
 
@@ -131,7 +134,8 @@ def test_bad_frames_and_engine_errors_are_counted_and_the_node_keeps_running() -
     def bad() -> np.ndarray:
         raise ImageMessageError("truncated")
 
-    assert core.submit("cam", bad, None) is False
+    core.submit("cam", bad, None)  # queued undecoded; the inference thread finds it bad
+    assert core.wait_for(lambda: core.stats["cam"].counts["rejected"] == 1, 5)
     core.submit("cam", lambda: frame(66), None)
     engine.wait_calls(1)  # the failing frame went through the engine before the next one arrives
     core.submit("cam", lambda: frame(7), {"stamp": 7})
@@ -237,3 +241,124 @@ def test_a_burst_of_bad_frames_logs_one_line_per_period() -> None:
 def test_needs_a_camera() -> None:
     with pytest.raises(ValueError):
         NodeCore(FakeEngine(), [], Collector())
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+
+    error = warning
+
+
+def test_an_opencv_error_while_decoding_is_a_rejected_frame_not_a_dead_thread() -> None:
+    engine, out, log = FakeEngine(max_batch=1), Collector(), Log()
+    core = NodeCore(engine, ["cam"], out, logger=log)
+
+    def corrupt_jpeg() -> np.ndarray:  # what cv2 raises on some damaged inputs instead of returning None
+        return cv2.cvtColor(np.zeros((4, 6, 5), np.uint8), cv2.COLOR_BGR2RGB)
+
+    core.submit("cam", corrupt_jpeg, {"stamp": 1})
+    assert core.wait_for(lambda: core.stats["cam"].counts["rejected"] == 1, 5)
+    core.submit("cam", lambda: frame(7), {"stamp": 2})
+    results = out.wait(1)
+    core.shutdown()
+    assert results[0].header == {"stamp": 2} and core.crashed is None
+    assert len(log.lines) == 1 and "rejected a bad frame: error:" in log.lines[0]
+
+
+def test_only_the_frame_that_is_kept_is_decoded_and_in_the_inference_thread() -> None:
+    engine, out = FakeEngine(max_batch=1), Collector()
+    engine.gate.clear()
+    core = NodeCore(engine, ["cam"], out)
+    decoded: list[tuple[int, str]] = []
+
+    def decode(value: int):
+        return lambda: decoded.append((value, threading.current_thread().name)) or frame(value)
+
+    core.submit("cam", decode(1), 1)
+    assert engine.entered.wait(2)
+    for value in range(2, 10):  # eight frames while the engine is busy: seven are replaced undecoded
+        core.submit("cam", decode(value), value)
+    engine.gate.set()
+    out.wait(2)
+    core.shutdown()
+    assert decoded == [(1, "derain-seg-infer"), (9, "derain-seg-infer")]
+    assert core.summary()["cam"]["dropped"] == 7
+
+
+def test_no_inference_while_no_output_has_a_subscriber() -> None:
+    wanted: dict[str, set[str]] = {"cam": set()}
+    engine, out = FakeEngine(max_batch=1), Collector()
+    core = NodeCore(engine, ["cam"], out, wanted=lambda cam: wanted[cam])
+    decoded: list[int] = []
+    for value in range(5):
+        assert core.submit("cam", lambda v=value: decoded.append(v) or frame(v), value) is False
+    wanted["cam"] = {LABEL}
+    core.submit("cam", lambda: frame(9), 9)
+    results = out.wait(1)
+    core.shutdown()
+    assert engine.calls == [[9]] and decoded == [] and set(results[0].images) == {LABEL}
+    stats = core.summary()["cam"]
+    assert (stats["received"], stats["idle"], stats["processed"]) == (6, 5, 1)
+
+
+def test_a_worker_thread_that_dies_says_so_through_on_crash() -> None:
+    class BrokenEngine(FakeEngine):
+        @property
+        def max_batch(self) -> int:
+            raise RuntimeError("batch size lost")
+
+        @max_batch.setter
+        def max_batch(self, value: int) -> None:
+            pass
+
+    crashes: list[str] = []
+    done = threading.Event()
+    core = NodeCore(BrokenEngine(), ["cam"], Collector(), on_crash=lambda m: crashes.append(m) or done.set())
+    core.submit("cam", lambda: frame(1), 1)
+    assert done.wait(5)
+    core.shutdown(1.0)
+    assert len(crashes) == 1 and crashes[0].startswith("the inference thread died: RuntimeError: batch size lost at ")
+    assert "\n" not in crashes[0]
+
+
+def test_frames_lost_before_they_arrived_are_counted_from_stamp_gaps() -> None:
+    core = NodeCore(FakeEngine(), ["cam"], Collector(), stamp_ns=lambda header: header, wanted=lambda cam: ())
+    period = 33_333_333
+    sent = [i for i in range(40) if i not in (10, 11, 20, 30, 31, 32)]  # six frames lost on the way
+    for i in sent:
+        core.submit("cam", lambda: frame(0), 1_000_000_000 + i * period)
+    core.shutdown()
+    assert core.summary()["cam"]["lost"] == 6
+
+
+def test_stamp_gaps_follow_a_camera_that_changes_its_rate_and_restart_on_a_jump() -> None:
+    gaps = StampGaps()
+    assert sum(gaps.observe(10**9 + i * 10**8) for i in range(20)) == 0  # 10 Hz, none lost
+    slow = [gaps.observe(3 * 10**9 + i * 2 * 10**8) for i in range(20)]  # the driver drops to 5 Hz
+    assert sum(slow[10:]) == 0  # learnt within the history
+    assert gaps.observe(10**12) == 0 and gaps.observe(10**12 + 10**8) == 0  # a bag replayed from elsewhere: no loss
+
+
+def test_label_raw_is_the_segmenter_on_the_rainy_frame_when_wanted() -> None:
+    engine, out = FakeEngine(max_batch=2), Collector()
+    calls: list[int] = []
+
+    def segment_rainy(frames):
+        calls.append(len(frames))
+        return np.stack([np.full(f.shape[:2], 3, np.uint8) for f in frames])
+
+    wanted = {"cam": {LABEL, LABEL_RAW}}
+    core = NodeCore(engine, ["cam"], out, wanted=lambda cam: wanted[cam], process_size=(2, 3), segment_rainy=segment_rainy)
+    core.submit("cam", lambda: frame(5), 1)
+    first = out.wait(1)[0]
+    wanted["cam"] = {LABEL}
+    core.submit("cam", lambda: frame(6), 2)
+    second = out.wait(2)[1]
+    core.shutdown()
+    assert set(first.images) == {LABEL, LABEL_RAW} and first.images[LABEL_RAW].shape == (4, 6)
+    assert np.all(first.images[LABEL_RAW] == 3) and np.all(first.images[LABEL] == 5)
+    assert set(second.images) == {LABEL} and calls == [1]  # not computed when nobody wants it

@@ -11,16 +11,19 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_harness import (BEST_EFFORT, InProcessNode, NodeProcess, Probe, compressed_msg, image_msg, stamp_ns,
-                         write_params)
+from ros_harness import (BEST_EFFORT, FAKE_CHOICE_PRELUDE, InProcessNode, NodeProcess, Probe, choice_of, compressed_msg,
+                         image_msg, stamp_ns, write_params)
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: I001 (after ros_harness: it isolates DDS first)
 from rcl_interfaces.msg import Log, Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from derain_seg_ros.nets.config import PipelineConfig
@@ -202,7 +205,7 @@ class GatedEngine:
 @pytest.fixture
 def gated(monkeypatch):
     engine = GatedEngine()
-    monkeypatch.setattr(node_module, "build_engine", lambda params: engine)
+    monkeypatch.setattr(node_module, "build_engine", lambda params, stop=None: choice_of(engine))
     return engine
 
 
@@ -219,6 +222,8 @@ def test_under_a_slow_engine_the_newest_frame_wins_and_the_rest_are_counted_drop
     core.submit = recording_submit
     try:
         probe.subscribe(Image, "/slow/derained/image")
+        # no frame is inferred while no output has a subscriber: wait until the node sees the probe's
+        assert core.wait_for(lambda: node.node.pubs[("slow", DERAINED)].get_subscription_count() > 0, 20)
         gated.gate.clear()
         frames = [image_msg(scene(i, (16, 24)), stamp_of(i), "slow_optical") for i in range(12)]
         stream = probe.stream(Image, "/slow/image_raw", frames, 20.0, BEST_EFFORT)
@@ -261,7 +266,7 @@ def test_a_signal_ends_the_node_cleanly_within_launch_timeout(sig: int, infer_s:
     """SIGINT with an inference that ends in time (its result goes out), SIGTERM (ros2 launch, systemd,
     docker) with one that never would: both exit 0 well inside launch's 5 s, with no traceback and no
     publish on a dead context."""
-    prelude = f"""
+    prelude = FAKE_CHOICE_PRELUDE + f"""
 import time, numpy as np
 from derain_seg_ros.ros import node as node_module
 from derain_seg_ros.runtime.engine import EngineOutput
@@ -273,7 +278,7 @@ class SlowEngine:
         return EngineOutput(np.stack(frames), np.stack(frames)[..., 0].copy())
     def close(self):
         pass
-node_module.build_engine = lambda params: SlowEngine()
+node_module.build_engine = lambda params, stop=None: choice_of(SlowEngine())
 """
     cam = f"sig{sig}"
     probe.subscribe(Image, f"/{cam}/derained/image")
@@ -325,16 +330,257 @@ def test_without_a_checkpoint_the_node_runs_the_shipped_model(checkpoint: Path, 
 
     monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="shipped model"):
-        node_module.build_engine(validate({"backend": "torch"}))
+        node_module.build_engine(validate({"backend": "torch", "precision": "fp32"}))
     (tmp_path / shipped.SHIPPED_NAME).write_bytes(checkpoint.read_bytes())
-    engine = node_module.build_engine(validate({"backend": "torch"}))
+    engine = node_module.build_engine(validate({"backend": "torch", "precision": "fp32"})).engine
     out = engine.infer([scene(0, (16, 24))])
     assert out.derained.shape == (1, 16, 24, 3)
 
 
 def test_bad_parameters_raise_before_any_engine_is_built(monkeypatch) -> None:
     built = []
-    monkeypatch.setattr(node_module, "build_engine", lambda params: built.append(params))
+    monkeypatch.setattr(node_module, "build_engine", lambda params, stop=None: built.append(params))
     with pytest.raises(ParameterError, match="rear.transport must be one of raw, compressed"):
         InProcessNode({"cameras": ["front", "rear"], "rear.transport": "h264"})
     assert built == []
+
+
+# -- issue 25: the node as a car would run it ------------------------------------------------------------
+
+def fresh_stamp(offset_s: float = 0.0) -> int:
+    return time.time_ns() + int(offset_s * 1e9)
+
+
+def values_of(status: DiagnosticStatus) -> dict[str, str]:
+    return {v.key: v.value for v in status.values}
+
+
+def test_a_callback_that_raises_ends_the_node_with_exit_code_1_and_one_line(probe: Probe, tmp_path: Path) -> None:
+    """launch's respawn and systemd's Restart=on-failure only fire on a non-zero exit."""
+    prelude = FAKE_CHOICE_PRELUDE + """
+from derain_seg_ros.ros import node as node_module
+class Idle:
+    name, max_batch = "idle", 1
+    def infer(self, frames): raise AssertionError("not reached")
+    def close(self): pass
+def broken(self, camera, msg):
+    raise RuntimeError("camera_info handler broke")
+node_module.build_engine = lambda params, stop=None: choice_of(Idle())
+node_module.DerainSegStages._on_camera_info = broken
+"""
+    node = NodeProcess(write_params(tmp_path / "p.yaml", {"cameras": ["crashy"]}), prelude)
+    try:
+        node.wait_for_line("listening on", timeout=180)  # a process start on a busy shared core can take a minute
+        stream = probe.stream(CameraInfo, "/crashy/camera_info", lambda i: CameraInfo(), RATE_HZ)
+        code = node.process.wait(60)
+        stream.stop()
+    finally:
+        node.kill()
+    log = node.output()
+    assert code == 1, log
+    fatal = [line for line in log.splitlines() if "FATAL" in line]
+    assert len(fatal) == 1 and "RuntimeError: camera_info handler broke at " in fatal[0], log
+    assert "Traceback" not in log
+
+
+def test_a_named_backend_that_cannot_run_stops_the_node_at_start_in_one_line(checkpoint: Path, tmp_path: Path,
+                                                                             capfd) -> None:
+    for backend, extra, expected in (("tensorrt", {}, "backend tensorrt cannot run here"),
+                                     ("torch", {"precision": "fp16"}, "backend torch cannot run here (fp16 needs a CUDA"),
+                                     ("torch", {"precision": "fp32", "device": "cuda"}, "device cuda asked for")):
+        if extra.get("device") == "cuda" or extra.get("precision") == "fp16" or backend == "tensorrt":
+            import torch
+
+            if torch.cuda.is_available():
+                pytest.skip("a GPU is present: these backends can run")
+        params = write_params(tmp_path / "p.yaml", {"cameras": ["cam"], "checkpoint": str(checkpoint), "backend": backend,
+                                                    **extra})
+        assert node_module.main(["derain_seg_node", "--ros-args", "--params-file", str(params)]) == 1
+        log = capfd.readouterr().err
+        (line,) = [line for line in log.splitlines() if "FATAL" in line]
+        assert expected in line and "Traceback" not in log, log
+
+
+def test_auto_falls_back_and_says_so_in_diagnostics_and_rosout(checkpoint: Path, probe: Probe) -> None:
+    probe.subscribe(Log, "/rosout", QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                                               durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    probe.subscribe(DiagnosticArray, "/diagnostics")
+    node = InProcessNode({"cameras": ["auto"], "checkpoint": str(checkpoint), "backend": "auto",
+                          "diagnostics_period_s": 0.2}, node_name="auto_node")
+    try:
+        def engine_statuses() -> list[DiagnosticStatus]:
+            return [s for a in probe.messages("/diagnostics") for s in a.status if s.name == "auto_node: engine"]
+
+        probe.wait_for(lambda: engine_statuses(), what="the engine status")
+        probe.wait_for(lambda: any(m.name == "auto_node" and "backend auto asked; running" in m.msg
+                                   for m in probe.messages("/rosout")), what="the fallback on /rosout")
+    finally:
+        node.close()
+    status = engine_statuses()[-1]
+    values = values_of(status)
+    assert status.level == DiagnosticStatus.WARN and "not as asked" in status.message
+    assert values["backend"] in ("onnxruntime", "torch")
+    assert values["backend asked"] == "auto" and "tensorrt:" in values["skipped"]
+    assert values["precision asked"] == "fp16" and values["precision"] == "fp32" and values["device"] == "cpu"
+    assert values["engine cache"].startswith("not used") and values["CUDA graph"] == "false"
+
+
+def test_no_inference_while_no_output_has_a_subscriber(gated, probe: Probe) -> None:
+    node = InProcessNode({"cameras": ["nobody"]})
+    core = node.node.core
+    try:
+        stream = probe.stream(Image, "/nobody/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "n"),
+                              RATE_HZ, BEST_EFFORT)
+        assert core.wait_for(lambda: core.stats["nobody"].counts["received"] >= 4, 20)
+        assert not gated.entered.is_set()
+        counts = dict(core.stats["nobody"].counts)
+        assert counts["idle"] == counts["received"] and counts["processed"] == 0
+        probe.subscribe(Image, "/nobody/segmentation/label")
+        probe.wait_for_count("/nobody/segmentation/label", 2)
+        stream.stop()
+    finally:
+        node.close()
+    assert gated.entered.is_set()
+
+
+def test_lost_frames_and_stamp_to_publish_latency_show_in_diagnostics(gated, probe: Probe) -> None:
+    """Every fourth stamp never arrives (a driver or DDS lost it); stamps are ~3 s old when they come."""
+    base = fresh_stamp(-3.0)
+    node = InProcessNode({"cameras": ["gappy"], "diagnostics_period_s": 0.25, "diagnostics_window": 40})
+    try:
+        probe.subscribe(Image, "/gappy/derained/image")
+        probe.subscribe(DiagnosticArray, "/diagnostics")
+        stream = probe.stream(Image, "/gappy/image_raw",
+                              lambda i: image_msg(scene(i, (16, 24)), base + (i + i // 3) * 50_000_000, "g"), 20.0,
+                              BEST_EFFORT)
+
+        def latest() -> dict[str, str]:
+            found = statuses(probe, "gappy")
+            return values_of(found[-1]) if found else {}
+
+        probe.wait_for(lambda: int(latest().get("lost since start", 0)) >= 3 and "stamp to publish p50 (ms)" in latest(),
+                       timeout=30, what="lost frames and the stamp-to-publish latency")
+        stream.stop()
+    finally:
+        node.close()
+    values = latest()
+    assert 1000 < float(values["stamp to publish p50 (ms)"]) < 60_000
+    assert int(values["lost since start"]) >= 3
+
+
+def test_two_nodes_with_their_own_names_publish_their_own_diagnostic_statuses(gated, probe: Probe) -> None:
+    probe.subscribe(DiagnosticArray, "/diagnostics")
+    node = InProcessNode({"cameras": ["named"], "diagnostics_period_s": 0.2}, node_name="left_derain", namespace="car1")
+    try:
+        probe.wait_for(lambda: {"car1/left_derain: named", "car1/left_derain: engine"} <= {
+            s.name for a in probe.messages("/diagnostics") for s in a.status}, what="statuses under the node's own name")
+    finally:
+        node.close()
+
+
+def test_parameters_are_typed_with_ranges_for_ros2_param_describe(live, probe: Probe) -> None:
+    described = _call(probe, DescribeParameters, "/derain_seg_node/describe_parameters",
+                      DescribeParameters.Request(names=["overlay_alpha", "batch", "cameras", "rear.transport"])).descriptors
+    alpha, batch, cameras, transport = described
+    assert (alpha.type, alpha.dynamic_typing) == (ParameterType.PARAMETER_DOUBLE, False)
+    assert (alpha.floating_point_range[0].from_value, alpha.floating_point_range[0].to_value) == (0.0, 1.0)
+    assert batch.type == ParameterType.PARAMETER_INTEGER and batch.integer_range[0].from_value == 1
+    assert cameras.type == ParameterType.PARAMETER_STRING_ARRAY and transport.type == ParameterType.PARAMETER_STRING
+
+
+def test_label_raw_is_the_pipelines_segmenter_on_the_rainy_frame(checkpoint: Path, probe: Probe) -> None:
+    from derain_seg_ros.runtime.checkpoint import load_pipeline
+    from derain_seg_ros.runtime.segment_only import segment
+
+    node = InProcessNode({"cameras": ["rawseg"], "checkpoint": str(checkpoint), "backend": "torch", "precision": "fp32",
+                          "publish_label_raw": True})
+    try:
+        probe.subscribe(Image, "/rawseg/segmentation/label_raw")
+        frames = {stamp_of(i): scene(i, (24, 32)) for i in range(100)}
+        stream = probe.stream(Image, "/rawseg/image_raw", lambda i: image_msg(frames[stamp_of(i)], stamp_of(i), "r"),
+                              RATE_HZ, BEST_EFFORT)
+        msg = probe.wait_for_count("/rawseg/segmentation/label_raw", 1)[0]
+        stream.stop()
+    finally:
+        node.close()
+    pipeline = load_pipeline(checkpoint)[0].eval()
+    expected = segment(pipeline, frames[stamp_ns(msg.header)])
+    got = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width)
+    assert (msg.encoding, got.shape) == ("mono8", (24, 32)) and np.array_equal(got, expected)
+
+
+def test_label_raw_on_an_engine_that_cannot_segment_alone_is_refused_at_start(gated) -> None:
+    with pytest.raises(ParameterError, match="only the torch backend"):
+        InProcessNode({"cameras": ["cam"], "publish_label_raw": True})
+
+
+def test_sigint_while_the_engine_builds_stops_the_build_and_exits_0(tmp_path: Path) -> None:
+    """A TensorRT build takes minutes inside one C++ call; the build polls the stop request (faked here)."""
+    prelude = """
+import time
+from derain_seg_ros.ros import node as node_module
+from derain_seg_ros.runtime.trt_engine import BuildCancelled
+def slow_build(params, stop=None):
+    print("building the engine", flush=True)
+    while not stop():
+        time.sleep(0.05)  # one build step
+    raise BuildCancelled("stopped on request after a step")
+node_module.build_engine = slow_build
+"""
+    node = NodeProcess(write_params(tmp_path / "p.yaml", {"cameras": ["building"]}), prelude)
+    try:
+        node.wait_for_line("building the engine", timeout=180)
+        code, seconds = node.stop(signal.SIGINT)
+    finally:
+        node.kill()
+    log = node.output()
+    assert code == 0 and "stopped while building the engine" in log and "Traceback" not in log, log
+    assert seconds < 30, f"took {seconds:.1f} s"
+
+
+def test_the_lifecycle_node_builds_on_configure_works_only_when_active_and_frees_on_cleanup(gated, probe: Probe,
+                                                                                           monkeypatch) -> None:
+    from derain_seg_ros.ros.node import DerainSegLifecycleNode
+
+    closed: list[int] = []
+    monkeypatch.setattr(gated, "close", lambda: closed.append(1))
+    node = InProcessNode({"cameras": ["managed"]}, node_class=DerainSegLifecycleNode)
+    lc = node.node
+    try:
+        probe.subscribe(Image, "/managed/derained/image")
+        stream = probe.stream(Image, "/managed/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "m"),
+                              RATE_HZ, BEST_EFFORT)
+        assert lc.core is None and lc.choice is None
+        assert lc.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert lc.choice is not None and lc.core is None  # engine loaded, nothing subscribed yet
+        assert probe.node.count_subscribers("/managed/image_raw") == 0
+        assert lc.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        probe.wait_for_count("/managed/derained/image", 2)
+        assert lc.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert lc.core is None and lc.choice is not None and closed == []  # stopped, engine kept
+        probe.wait_for(lambda: probe.node.count_subscribers("/managed/image_raw") == 0, what="the input unsubscribed")
+        assert lc.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert lc.choice is None and closed == [1]
+        stream.stop()
+    finally:
+        node.close()
+
+
+def test_the_lifecycle_node_fails_configure_with_the_reason_on_bad_parameters(gated) -> None:
+    from derain_seg_ros.ros.node import DerainSegLifecycleNode
+
+    node = InProcessNode({"cameras": ["managed2"], "overlay_alpha": 3.0}, node_class=DerainSegLifecycleNode)
+    try:
+        assert node.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    finally:
+        node.close()
+
+
+def test_the_lifecycle_flag_starts_the_managed_node(monkeypatch) -> None:
+    from derain_seg_ros.ros.node import DerainSegLifecycleNode, DerainSegNode
+
+    picked = []
+    monkeypatch.setattr(node_module, "run", lambda node_class, args: picked.append(node_class) or 0)
+    node_module.main(["derain_seg_node", "--lifecycle", "--ros-args", "-p", "batch:=2"])
+    node_module.main(["derain_seg_node", "--ros-args", "-r", "__node:=lifecycle"])
+    assert picked == [DerainSegLifecycleNode, DerainSegNode]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from derain_seg_ros.ros.outputs import DERAINED, LABEL
-from derain_seg_ros.ros.params import SPECS, ParameterError, transport_parameter, validate
+from pathlib import Path
+
+from derain_seg_ros.ros.params import SPECS, ParameterError, markdown_table, transport_parameter, validate
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "ros.md"
+BEGIN, END = "<!-- parameters: generated from derain_seg_ros/ros/params.py SPECS -->", "<!-- end of parameters -->"
 
 
 def test_defaults_are_valid() -> None:
@@ -37,7 +42,9 @@ def test_every_problem_is_reported_in_one_message() -> None:
     ({"cameras": ["front", "1rear"]}, "camera '1rear' is not a valid namespace"),
     ({"cameras": "front"}, "cameras must be a list of strings"),
     ({"publish_derained": False, "publish_label": False, "publish_color": False}, "every output is switched off"),
-    ({"diagnostics_period_s": 0.0}, "diagnostics_period_s must be > 0"),
+    ({"diagnostics_period_s": 0.0}, "diagnostics_period_s must be >= 0.01; <= 60"),
+    ({"device": "gpu0"}, "device must be empty, cpu, cuda or cuda:N"),
+    ({"batch": 65}, "batch must be >= 1; <= 64, got 65"),
 ])
 def test_wrong_values_are_named(values: dict, expected: str) -> None:
     with pytest.raises(ParameterError, match=expected):
@@ -59,3 +66,26 @@ def test_switched_off_outputs_are_left_out() -> None:
 
 def test_every_parameter_has_a_description() -> None:
     assert all(s.description for s in SPECS)
+
+
+def test_every_number_has_a_range_its_descriptor_can_carry() -> None:
+    """ros2 param describe shows integer/floating-point ranges, not a range in the description text."""
+    for spec in SPECS:
+        if spec.kind in ("integer", "double"):
+            assert spec.low is not None and spec.high is not None and spec.low <= spec.default <= spec.high, spec.name
+
+
+def test_the_parameter_table_in_docs_is_the_one_generated_from_the_specs() -> None:
+    """Regenerate with: python -c 'from derain_seg_ros.ros.params import markdown_table; print(markdown_table())'."""
+    text = DOC.read_text()
+    assert BEGIN in text and END in text, f"{DOC} lacks the generated-table markers"
+    table = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert table == markdown_table().strip(), "docs/ros.md's parameter table differs from params.SPECS: regenerate it"
+
+
+def test_the_explicit_backend_and_device_parameters_are_read() -> None:
+    p = validate({"backend": "tensorrt", "fallback": True, "device": "cuda:1", "cuda_graph": True,
+                  "publish_label_raw": True})
+    assert (p.backend, p.fallback, p.device, p.cuda_graph) == ("tensorrt", True, "cuda:1", True)
+    assert LABEL in p.outputs and "segmentation/label_raw" in p.outputs
+    assert "segmentation/label_raw" not in validate({}).outputs  # off by default

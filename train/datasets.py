@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
-from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
+from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, read_item, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
 from derain_seg_ros.rain.mask import rain_mask
 from train.config import ConfigError, TrainConfig
@@ -100,10 +100,13 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     d = cfg.data
     crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
     roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
-    parts: list[Dataset] = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed) for r in roots]  # type: ignore[arg-type]
-    if d.val_count:  # the held-out items never train any stage
-        main = parts[0]
-        parts[0] = EpochSubset(main, range(len(main) - _held_out(cfg, len(main))))  # type: ignore[arg-type]
+    scale = tuple(cfg.stage0.scale) if stage0 and cfg.stage0.scale else None
+    parts: list[Dataset] = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed, scale=scale)  # type: ignore[arg-type]
+                            for r in roots]
+    if d.val_count:  # the held-out items never train any stage, nor their scenes under another set's rain
+        held = held_out_scenes(cfg)
+        parts = [EpochSubset(part, [i for i, it in enumerate(part.items) if it.get("scene", it["name"]) not in held])  # type: ignore[attr-defined]
+                 for part in parts]
     dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
     if stage0 or d.dry_fraction + d.faint_fraction == 0:
         return dataset
@@ -116,10 +119,46 @@ def _held_out(cfg: TrainConfig, available: int) -> int:
     return cfg.data.val_count
 
 
+def held_out_scenes(cfg: TrainConfig) -> set[str]:
+    """The scenes of the last ``data.val_count`` train items of the main set (a set rendered over the
+    same photos, e.g. the same street under another rain kind, holds them out too)."""
+    items = RaindropCityscapesDataset(ensure_dataset(cfg), "train").items
+    return {it.get("scene", it["name"]) for it in items[len(items) - _held_out(cfg, len(items)):]}
+
+
+def validation_items(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The held-out (rainy, clean, trainIds) triples, whole frames, never trained on: the held-out
+    scenes in every set of the run (main and extra: each rain kind), then each clean frame once as a
+    dry triple, so selection guards do-no-harm too. Labels are all-255 for unlabelled sets."""
+    held = held_out_scenes(cfg)
+    triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for root in [ensure_dataset(cfg)] + [Path(r) for r in cfg.data.extra_roots]:
+        data = RaindropCityscapesDataset(root, "train")
+        for i, it in enumerate(data.items):
+            if it.get("scene", it["name"]) in held:
+                item = data[i]
+                triples.append((item["rainy"].numpy(), item["clean"].numpy(), item["label"].numpy().astype(np.uint8)))
+    dry = {t[1].tobytes(): (t[1], t[1], t[2]) for t in triples}
+    return triples + list(dry.values())
+
+
 def validation_samples(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The held-out (rainy, clean) pairs: the last ``data.val_count`` items of the train split, whole
-    frames, never trained on; each clean frame is also a dry pair, so selection guards do-no-harm too."""
+    """``validation_items`` as (rainy, clean) pairs, for the PSNR selection."""
+    return [(rainy, clean) for rainy, clean, _ in validation_items(cfg)]
+
+
+def class_weights(cfg: TrainConfig, num_classes: int, power: float) -> torch.Tensor:
+    """(median frequency / frequency) ** ``power`` per trainId over the labels of the main set's training
+    items (held-out scenes excluded); classes that never occur get weight 1 (they have no pixels to weigh)."""
     data = RaindropCityscapesDataset(ensure_dataset(cfg), "train")
-    count = _held_out(cfg, len(data))
-    pairs = [(it["rainy"].numpy(), it["clean"].numpy()) for it in (data[i] for i in range(len(data) - count, len(data)))]
-    return pairs + [(clean, clean) for _, clean in pairs]
+    held = held_out_scenes(cfg) if cfg.data.val_count else set()
+    counts = np.zeros(num_classes, np.int64)
+    for item in data.items:
+        if item.get("scene", item["name"]) not in held:
+            label = read_item(data.root, item)["label"]
+            counts += np.bincount(label[label < num_classes].ravel(), minlength=num_classes)
+    freq = counts / max(1, counts.sum())
+    present = counts > 0
+    weights = np.ones(num_classes)
+    weights[present] = (np.median(freq[present]) / freq[present]) ** power
+    return torch.tensor(weights, dtype=torch.float32)

@@ -31,6 +31,7 @@ from tqdm import tqdm  # noqa: E402
 
 from derain_seg_ros.data.io import PHOTO_SUFFIXES, parse_size, read_rgb  # noqa: E402
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset  # noqa: E402
+from derain_seg_ros.destinations import check_out_dir  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.metrics import PSNR_CAP_DB, ConfusionMatrix, psnr, ssim_metric  # noqa: E402
@@ -39,6 +40,7 @@ from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
 from derain_seg_ros.runtime.segment_only import segment  # noqa: E402
 from derain_seg_ros.runtime.shipped import resolve_checkpoint  # noqa: E402
 from derain_seg_ros.runtime.torch_engine import TorchEngine  # noqa: E402
+from derain_seg_ros.validate import POSITIVE_INT  # noqa: E402
 
 MODES = ("derained", "rainy", "clean")
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # rainy, clean, trainIds (None: pseudo labels)
@@ -66,12 +68,24 @@ def robotcar_samples(root: str | os.PathLike, wet_side: str = "right", limit: in
     return [(s.rainy, s.clean, s.label) for s in (source[i] for i in range(count))]
 
 
+def scored_classes(data_root: str | os.PathLike) -> tuple[int, ...] | None:
+    """The trainIds a synthesised set is scored over: its source's classes (CamVid's 11), or None (all that occur)."""
+    from derain_seg_ros.data.labelled_folder import CAMVID_CLASSES
+    from derain_seg_ros.data.raindrop_cityscapes import load_manifest
+
+    return CAMVID_CLASSES if load_manifest(data_root)["spec"].get("source") == "camvid" else None
+
+
 def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sample], mode: str = "derained",
-             halves: bool = False, limit: int | None = None, progress: bool = True, split: str = "test") -> dict[str, Any]:
+             halves: bool = False, limit: int | None = None, progress: bool = True, split: str = "test",
+             classes: Sequence[int] | None = None) -> dict[str, Any]:
     """Means over the samples (a dataset root's ``split``, or given samples). Missing labels are the
-    segmenter's labels of the clean image (pseudo labels), as the paper does for RobotCar(R)."""
+    segmenter's labels of the clean image (pseudo labels), as the paper does for RobotCar(R). mIoU is
+    over ``classes`` (default: a dataset root's own, see ``scored_classes``; else every class that occurs)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if classes is None and isinstance(data, (str, os.PathLike)):
+        classes = scored_classes(data)
     pipeline.eval()
     samples = synthetic_samples(data, halves, limit, split) if isinstance(data, (str, os.PathLike)) else list(data)[:limit]
     engine = TorchEngine(pipeline) if mode == "derained" else None
@@ -88,6 +102,7 @@ def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sam
             _add(scores, "clean_in_psnr_rgb", psnr(dry.derained[0], clean, "rgb", max_db=PSNR_CAP_DB))
             clean_in_confusion.update(dry.labels[0], label)
             _add(scores, "worse_than_input", float(psnr(image, clean, "rgb") < psnr(rainy, clean, "rgb")))
+            _add(scores, "rainy_psnr_rgb", psnr(rainy, clean, "rgb", max_db=PSNR_CAP_DB))
         else:
             image = rainy if mode == "rainy" else clean
             labels = segment(pipeline, image)
@@ -98,14 +113,21 @@ def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sam
     if not samples:
         raise DerainSegError("nothing to evaluate: no test images")
     result: dict[str, Any] = {k: float(np.mean(v)) for k, v in scores.items()}
-    result["miou"] = 100 * confusion.miou()
+    result["miou"] = 100 * confusion.miou(classes)
     if engine is not None:
         result["worse_than_input"] = int(sum(scores["worse_than_input"]))
+        result["psnr_gain_rgb_min"] = float(np.min(np.asarray(scores["psnr_rgb"]) - np.asarray(scores["rainy_psnr_rgb"])))
         result["clean_in_psnr_rgb_min"] = float(np.min(scores["clean_in_psnr_rgb"]))
-        result["clean_in_miou"] = 100 * clean_in_confusion.miou()
+        result["clean_in_miou"] = 100 * clean_in_confusion.miou(classes)
+        result["clean_in_per_class_iou"] = _per_class(clean_in_confusion, classes)
     result.update(mode=mode, images=len(samples), halves=halves, psnr_cap_db=PSNR_CAP_DB, pseudo_labels=pseudo,
-                  per_class_iou={name: (None if math.isnan(v) else 100 * v) for name, v in confusion.table()})
+                  classes=None if classes is None else list(classes), per_class_iou=_per_class(confusion, classes))
     return result
+
+
+def _per_class(confusion: ConfusionMatrix, classes: Sequence[int] | None) -> dict[str, float | None]:
+    return {name: (None if math.isnan(v) else 100 * v) for i, (name, v) in enumerate(confusion.table())
+            if classes is None or i in classes}
 
 
 def _add(scores: dict[str, list[float]], key: str, value: float) -> None:
@@ -166,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=parse_size, default=None, metavar="HxW", help="--dry-folder: resize to HxW first")
     parser.add_argument("--input", choices=MODES, default="derained")
     parser.add_argument("--halves", action="store_true", help="score the two halves of each frame (the paper's test)")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=POSITIVE_INT, default=None, help="score the first N images (N >= 1)")
     parser.add_argument("--split", choices=("test", "train", "all"), default="test", help="--data: which items")
     parser.add_argument("--out", type=Path, default=None, help="folder for metrics.json and metrics.md")
     args = parser.parse_args(argv)
     try:
+        if args.out is not None:
+            check_out_dir(args.out)  # before minutes of scoring, not after
         pipeline, _ = load_pipeline(resolve_checkpoint(args.checkpoint))
         if args.dry_folder:
             result = do_no_harm(pipeline, args.dry_folder, args.size)
@@ -180,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             data = robotcar_samples(args.robotcar, args.wet_side, args.limit) if args.robotcar else args.data
             result = evaluate(pipeline, data, args.input, args.halves, args.limit, split=args.split)
             table = markdown({args.input: result})
-    except DerainSegError as exc:
+    except (DerainSegError, OSError) as exc:  # the user's data or machine: one line; a bug keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
     print(table)
     if args.out:
         atomic_write_bytes(args.out / "metrics.json", json.dumps(result, indent=1).encode())

@@ -31,6 +31,7 @@ from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from train.config import TrainConfig, flatten_dict
 from train.distributed import DistInfo, barrier
+from train.run_folder import refuse_overwrite, trim_log
 
 log = logging.getLogger("train")
 
@@ -180,9 +181,12 @@ def stage_result(run_dir: Path) -> Path:
 
 def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistInfo, resume: bool = False) -> Path:
     """Train ``job`` and return what it hands on: ``run_dir/best.pt`` with ``job.validate``, else ``last.pt``."""
+    refuse_overwrite(run_dir, resume)  # trained weights are continued or left alone, never trained over
     session = _start(job, cfg, dataset, run_dir, dist)
     if resume:
         _resume(session)
+    if dist.main:
+        trim_log(run_dir / "log.csv", session.step)  # rows after the checkpoint would be written twice
     sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
     _train(session, dataset, sampler)
     print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)

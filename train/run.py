@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `train` importable
 
 import torch  # noqa: E402
 
+from derain_seg_ros.destinations import check_out_dir  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from train import distributed  # noqa: E402
 from train.config import DEFAULT_PRESET, ConfigError, TrainConfig, load_config  # noqa: E402
@@ -29,20 +30,22 @@ from train.loop import fit  # noqa: E402
 from train.baseline_jobs import baseline_job  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
 from train.variants import BASELINES, STAGE1, STAGE2, VARIANTS  # noqa: E402
+from train.run_folder import refuse_overwrite  # noqa: E402
 
 log = logging.getLogger("train")
+SHIPPED_PRESETS = {"streets": "shipped", "embedded": "shipped-embedded"}  # model.preset -> its shipped model (init.*)
 
 
 def resolve_inits(cfg: TrainConfig, names: tuple[str, ...]) -> None:
-    """An unset init.stageK is this run's own stage K if it was trained, else the shipped model
-    (which is an embedded-preset pipeline); other presets keep it unset and ask for it."""
+    """An unset init.stageK is this run's own stage K if it was trained, else the shipped model of the
+    same preset (streets or embedded); other presets keep it unset and ask for it."""
     for name in names:
         if getattr(cfg.init, name) is None:
             own = Path(cfg.run.out) / name / "last.pt"
             if own.is_file():
                 setattr(cfg.init, name, str(own))
-            elif cfg.model.preset == "embedded":
-                setattr(cfg.init, name, "shipped")
+            elif cfg.model.preset in SHIPPED_PRESETS:
+                setattr(cfg.init, name, SHIPPED_PRESETS[cfg.model.preset])
             if getattr(cfg.init, name) is not None:
                 log.info("init.%s = %s", name, getattr(cfg.init, name))
 
@@ -96,15 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after flags
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dist = distributed.setup()
+    cfg = None
     try:
         cfg = load_config(args.config, args.overrides)
+        check_out_dir(cfg.run.out, "run.out")
+        folders = [f"stage{args.stage}"] if args.variant is None else variant_folders(args.variant)
+        for folder in folders:  # before any data is made or any stage trains
+            refuse_overwrite(Path(cfg.run.out) / folder, args.resume)
         resolve_inits(cfg, {0: (), 2: ("stage0", "stage1")}.get(args.stage, ("stage0",)))
         path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
         if dist.main:
             log.info("checkpoint: %s", path)
-    except (DerainSegError, FloatingPointError) as exc:  # the user's data, config or machine; a divergence
+    except (DerainSegError, FloatingPointError, OSError) as exc:  # the user's data, config or machine; a divergence
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = f"the last checkpoint in {cfg.run.out} is kept; rerun with --resume to continue" if cfg else "nothing was written"
+        print(f"interrupted: {kept}", file=sys.stderr)
+        return 130
     finally:
         distributed.teardown()
     return 0

@@ -1,6 +1,6 @@
-"""python train/ship.py --run RUN_DIR --eval-data DIR [DIR ...] [--dry-folder DIR --dry-size HxW] [--out FILE]
+"""python train/ship.py [--model streets|embedded] --run RUN_DIR --eval-data ... [--dry ...] [--out FILE]
 
-Packs a finished embedded training (RUN_DIR/stage2/last.pt) into the file the package ships
+Packs a finished training (RUN_DIR/stage2: what it hands on) into the file the package ships
 (fp16 storage, no optimizer state), measures it on scenes it never saw, and writes the model card
 beside it: the command that reproduces it, data seeds, wall time per stage, machine, metrics and
 the file's sha256. ``make weights`` runs the whole recipe and ends here. The first evaluation set
@@ -24,12 +24,12 @@ from derain_seg_ros.data.io import parse_size  # noqa: E402
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint  # noqa: E402
-from derain_seg_ros.runtime.shipped import MODEL_CARD, MODELS_DIR, SHIPPED_NAME, pack_for_shipping, sha256_of  # noqa: E402
+from derain_seg_ros.runtime.shipped import MODELS, MODELS_DIR, model_card_name, pack_for_shipping, sha256_of  # noqa: E402
 from train.evaluate import do_no_harm, evaluate, markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
 from train.provenance import machine  # noqa: E402
 
-RECIPE = "make weights  # = bash scripts/make_weights.sh"
+RECIPE = "make weights-embedded  # = bash scripts/make_weights_embedded.sh"
 
 
 def stage_times(run: Path) -> dict[str, float]:
@@ -63,8 +63,8 @@ def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str
     d, r, c = metrics["derained"], metrics["rainy"], metrics["clean"]
     lines = [
         "# Model card: the shipped embedded model", "",
-        f"`derain_seg_ros/models/{SHIPPED_NAME}`: the default of `derain-seg infer/bag/demo/export`, the node and "
-        "`train/run.py`'s frozen stages whenever no checkpoint is given.", "",
+        f"`derain_seg_ros/models/{MODELS['embedded']}`: the procedural-scene model, free of any dataset licence "
+        "(`--model embedded`); the default is the streets model (`MODEL_CARD.md`).", "",
         "| | |", "| --- | --- |",
         f"| sha256 | `{sha256_of(out)}` |",
         f"| size | {out.stat().st_size / 2**20:.2f} MiB (fp16 storage, loaded as fp32) |",
@@ -99,21 +99,33 @@ def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--run", type=Path, default=Path("runs/embedded"), help="the training run (stage0..2 inside)")
-    parser.add_argument("--eval-data", type=Path, nargs="+", required=True,
-                        help="synthesised sets of unseen scenes (all items scored): the first is the card's, the rest beside it")
-    parser.add_argument("--dry-folder", type=Path, default=None, help="real dry photos for the do-no-harm line")
+    parser.add_argument("--model", choices=tuple(MODELS), default="streets", help="which shipped model this run becomes")
+    parser.add_argument("--run", type=Path, default=None, help="the training run (stage0..2 inside; default runs/MODEL)")
+    parser.add_argument("--eval-data", nargs="+", required=True,
+                        help="embedded: synthesised sets of unseen scenes (all items scored), the first is the card's; "
+                             "streets: KIND=DIR sets whose test split (never trained on) is scored")
+    parser.add_argument("--dry", nargs="*", default=[], metavar="NAME=DIR[@HxW]", help="streets: real dry photos (do no harm)")
+    parser.add_argument("--dry-folder", type=Path, default=None, help="embedded: real dry photos for the do-no-harm line")
     parser.add_argument("--dry-size", type=parse_size, default=None, metavar="HxW")
-    parser.add_argument("--out", type=Path, default=MODELS_DIR / SHIPPED_NAME)
+    parser.add_argument("--out", type=Path, default=None, help="default: the package's models/ file of --model")
     args = parser.parse_args(argv)
-    out = pack_for_shipping(stage_result(args.run / "stage2"), args.out, recipe=RECIPE, date=dt.date.today().isoformat())
+    run = args.run or Path("runs") / args.model
+    out = args.out or MODELS_DIR / MODELS[args.model]
+    card_path = out.parent / model_card_name(args.model)
+    if args.model == "streets":
+        from train.streets_card import ship_streets
+
+        ship_streets(run, out, card_path, args.eval_data, args.dry)
+        print(card_path.read_text())
+        return 0
+    out = pack_for_shipping(stage_result(run / "stage2"), out, recipe=RECIPE, date=dt.date.today().isoformat())
     pipeline, _ = load_pipeline(out)
-    main_set, *more = args.eval_data
+    main_set, *more = (Path(p) for p in args.eval_data)
     metrics = {mode: evaluate(pipeline, main_set, mode, split="all") for mode in ("rainy", "derained", "clean")}
     others = {data: {mode: evaluate(pipeline, data, mode, split="all") for mode in ("rainy", "derained")} for data in more}
     dry = do_no_harm(pipeline, args.dry_folder, args.dry_size) if args.dry_folder else None
-    atomic_write_bytes(out.parent / MODEL_CARD, card(out, args.run, metrics, dry, main_set, others).encode())
-    print((out.parent / MODEL_CARD).read_text())
+    atomic_write_bytes(card_path, card(out, run, metrics, dry, main_set, others).encode())
+    print(card_path.read_text())
     return 0
 
 

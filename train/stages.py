@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,22 @@ from derain_seg_ros.nets.config import CoarseConfig, DerainerName, PipelineConfi
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
-from derain_seg_ros.runtime.shipped import shipped_checkpoint
+from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, shipped_checkpoint
 from train.config import ConfigError, OptimConfig, TrainConfig
-from train.datasets import validation_samples
+from train.datasets import class_weights, validation_items, validation_samples
 from train.loop import Job, multistep, poly
-from train.validation import psnr_validator
+from train.validation import miou_validator, psnr_validator
 from train.variants import Stage
 
 log = logging.getLogger("train")
-PRESETS = {"default": PipelineConfig.paper, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small}
+PRESETS = {"default": PipelineConfig.paper, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small,
+           "streets": lambda derainer="ours": _streets(derainer)}
+
+
+def _streets(derainer: DerainerName) -> PipelineConfig:
+    """The streets networks; a baseline in front of its DeepLab gets the baseline's embedded widths."""
+    streets = PipelineConfig.streets()
+    return streets if derainer == "ours" else replace(PipelineConfig.embedded(derainer), deeplab=streets.deeplab)
 
 
 def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: DerainerName = "ours") -> PipelineConfig:
@@ -48,8 +56,10 @@ def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: Der
 def _init_path(value: str | None, what: str) -> Path:
     if value is None:
         raise CheckpointError(f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt) "
-                              f"or to 'shipped' for the packaged model")
-    return shipped_checkpoint() if value == "shipped" else Path(value)
+                              f"or to 'shipped' (the default packaged model) or 'shipped-embedded'")
+    if value.startswith("shipped"):  # 'shipped' (the default model) or 'shipped-<name>'
+        return shipped_checkpoint(value.partition("-")[2] or DEFAULT_MODEL)
+    return Path(value)
 
 
 def _preset_of(config: dict[str, Any]) -> str:
@@ -90,19 +100,49 @@ def load_stage0(cfg: TrainConfig, pipeline: DerainSegPipeline) -> None:
         load_submodules(pipeline, cfg.init.stage0, ("deeplab",), "stage0")
 
 
+def _load_imagenet_backbone(pipeline: DerainSegPipeline) -> None:
+    from derain_seg_ros.nets.efficientnet_lite import EfficientNetLite, load_imagenet
+
+    backbone = pipeline.deeplab.backbone
+    if not isinstance(backbone, EfficientNetLite):
+        raise ConfigError(f"stage0.pretrained=imagenet needs an EfficientNet-Lite backbone, this preset has {pipeline.cfg.deeplab.backbone}")
+    count = load_imagenet(backbone, pipeline.cfg.deeplab.backbone)
+    log.info("stage 0 starts from %s's ImageNet weights (%d tensors)", pipeline.cfg.deeplab.backbone, count)
+
+
 def stage0_job(cfg: TrainConfig) -> Job:
     """DeepLabv3+ on clean images with cross-entropy (255 ignored) and poly LR, as DeepLab trains."""
     pipeline = DerainSegPipeline(pipeline_config(cfg))
     s0 = cfg.stage0
+    if s0.pretrained == "imagenet":
+        _load_imagenet_backbone(pipeline)
+    elif s0.pretrained is not None:
+        raise ConfigError(f"stage0.pretrained must be null or 'imagenet', got {s0.pretrained!r}")
+
+    weight = None
+    if s0.class_weight_power:
+        weight = class_weights(cfg, pipeline.cfg.deeplab.num_classes, s0.class_weight_power)
+        log.info("stage 0 class weights (power %.2f): %s", s0.class_weight_power, [round(float(w), 2) for w in weight])
 
     def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         logits = model(to_float_nchw(batch["clean"])).logits
-        loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_ID)
+        loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_ID,
+                               weight=None if weight is None else weight.to(logits.device))
         return loss, {"ce": float(loss.detach()), "total": float(loss.detach())}
 
     return Job("stage0", pipeline, pipeline.deeplab, tuple(getattr(pipeline, n) for n in pipeline.derainer_parts),
                lambda p: torch.optim.SGD(p, lr=s0.lr, momentum=s0.momentum, weight_decay=s0.weight_decay),
                poly(s0.poly_power), step, s0.epochs, s0.steps_per_epoch)
+
+
+def _validator(cfg: TrainConfig, o: OptimConfig, pipeline: DerainSegPipeline) -> Callable[[], float]:
+    """The stage's selection score (``select_metric``), on the held-out items of every set of the run."""
+    if o.select_metric == "psnr":
+        return psnr_validator(pipeline, validation_samples(cfg))
+    from train.evaluate import scored_classes
+
+    log.info("selection: held-out mIoU among weights within %.2f dB RGB PSNR of the start", o.psnr_guard_db)
+    return miou_validator(pipeline, validation_items(cfg), o.psnr_guard_db, scored_classes(cfg.data.root))
 
 
 def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None = None) -> Job:
@@ -130,7 +170,7 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
 
     # DDP wraps the whole pipeline (its forward is the one graph); frozen parts get requires_grad
     # False in ``fit``, so neither DDP nor the optimizer sees them.
-    validate = psnr_validator(pipeline, validation_samples(cfg)) if o.select_best else None
+    validate = _validator(cfg, o, pipeline) if o.select_best else None
     return Job(stage.name, pipeline, pipeline, frozen,
                lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.betas[0], o.betas[1])),
                multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch, validate=validate)

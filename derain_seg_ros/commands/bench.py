@@ -28,8 +28,9 @@ def positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", choices=("default", "small"), default="default",
-                        help="network sizes: 'default' is the paper's (ResNet-101 DeepLabv3+), 'small' a tiny test network")
+    parser.add_argument("--config", choices=("default", "streets", "embedded", "small"), default="default",
+                        help="network sizes: 'default' is the paper's (ResNet-101 DeepLabv3+), 'streets' and 'embedded' the "
+                             "shipped models', 'small' a tiny test network")
     parser.add_argument("--sizes", "--size", nargs="+", type=parse_size, default=[(512, 1024)], metavar="HxW",
                         help="frame sizes, one or more (default: 512x1024)")
     parser.add_argument("--batches", "--batch", nargs="+", type=positive_int, default=[1], metavar="N",

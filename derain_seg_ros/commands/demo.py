@@ -1,4 +1,5 @@
-"""``derain-seg demo``: the shipped model (or a checkpoint) on fresh rainy street scenes it never saw.
+"""``derain-seg demo``: the shipped model (or a checkpoint) on fresh rainy street scenes it never saw,
+or (``--photos DIR``) on real photos under every rain kind.
 
 Scenes come from the procedural generator on a seed stream of their own (no dataset draws from
 it), the rain from the rain process. For each scene: rainy | derained | clean above, ground-truth
@@ -11,23 +12,38 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
 
 from derain_seg_ros.data.io import parse_size
+from derain_seg_ros.validate import NON_NEGATIVE_INT, POSITIVE_INT, in_range
 
 log = logging.getLogger(__name__)
+MIN_SCENE_SIDE = 16  # the scene generator's smallest size
 DEMO_STREAM = 0xDE30  # scene seeds of the demo: a SeedSequence stream that no dataset uses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint (default: the shipped model)")
-    parser.add_argument("--scenes", type=int, default=3, help="how many scenes")
-    parser.add_argument("--size", type=parse_size, default=(128, 256), metavar="HxW", help="scene size")
-    parser.add_argument("--seed", type=int, default=0, help="which fresh scenes")
-    parser.add_argument("--time-step", type=int, default=None, help="rain process step (default: the last, most drops on the glass)")
+    parser.add_argument("--scenes", type=POSITIVE_INT, default=3, help="how many scenes")
+    parser.add_argument("--size", type=parse_size, default=None, metavar="HxW", help="scene size (default 128x256; --photos: their own)")
+    parser.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="which fresh scenes")
+    parser.add_argument("--time-step", type=NON_NEGATIVE_INT, default=None,
+                        help="rain process step, from 0 (default: the last, most drops on the glass)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/scene_demo/seed<SEED>)")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="real photos instead of procedural scenes: each under the car, paper and pane rain (--size resizes them)")
+    parser.add_argument("--model", choices=("streets", "embedded"), default=None,
+                        help="shipped model when no --checkpoint (default: streets)")
+
+
+def _finite(value):
+    """JSON has no Infinity: a PSNR of identical images (inf) is written as null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def demo_scene_seed(seed: int, index: int) -> int:
@@ -36,6 +52,7 @@ def demo_scene_seed(seed: int, index: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.data.io import write_png
+    from derain_seg_ros.destinations import check_out_dir
     from derain_seg_ros.data.synthcity import generate_scene
     from derain_seg_ros.figures import panel_grid
     from derain_seg_ros.metrics import psnr
@@ -43,17 +60,29 @@ def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.segment_only import segment
     from derain_seg_ros.runtime.shipped import resolve_checkpoint
+    from derain_seg_ros.runtime.small_frames import SmallFrameEngine, smallest_side
     from derain_seg_ros.runtime.torch_engine import TorchEngine
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.scenes < 1:
         raise SystemExit("error: --scenes must be at least 1")
+    args.size_given = args.size is not None
+    args.size = args.size or (128, 256)
     height, width = args.size
-    checkpoint = resolve_checkpoint(args.checkpoint)
-    pipeline, _ = load_pipeline(checkpoint)
-    engine = TorchEngine(pipeline.eval())
-    out = args.out or Path("outputs/scene_demo") / f"seed{args.seed}"
+    in_range(min(height, width), MIN_SCENE_SIDE, None, f"--size {height}x{width}: each side", integer=True)
+    out = check_out_dir(args.out or Path("outputs/scene_demo") / f"seed{args.seed}")
     renderer = make_renderer("car")
+    if args.time_step is not None:
+        in_range(args.time_step, 0, renderer.num_steps - 1, "--time-step", integer=True)
+    checkpoint = resolve_checkpoint(args.checkpoint, getattr(args, "model", None))
+    pipeline, _ = load_pipeline(checkpoint)
+    engine = SmallFrameEngine(TorchEngine(pipeline.eval()), smallest_side(pipeline))  # --size 16x16 too
+    if args.photos is not None:
+        from derain_seg_ros.commands.photo_demo import photo_demo
+
+        sheet = photo_demo(engine, pipeline, args.photos, out, args.seed, args.size if args.size_given else None)
+        log.info("wrote %s and its images to %s", sheet.name, out)
+        return 0
     step = renderer.num_steps - 1 if args.time_step is None else args.time_step
     rows, scores = [], {}
     for i in range(args.scenes):
@@ -79,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.fileio import atomic_write_bytes
 
     sheet = panel_grid(rows, out / "sheet.png", title=f"{checkpoint.name} on {args.scenes} scenes it never saw (RGB PSNR vs clean)")
-    atomic_write_bytes(out / "scores.json", json.dumps(scores, indent=1).encode())
+    atomic_write_bytes(out / "scores.json", json.dumps(_finite(scores), indent=1, allow_nan=False).encode())
     log.info("wrote %s and %d images to %s", sheet.name, 6 * args.scenes, out)
     return 0
 

@@ -14,12 +14,14 @@ import logging
 import shutil
 from pathlib import Path
 
+from derain_seg_ros.validate import POSITIVE_INT
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint .pt (default: the shipped embedded model)")
-    parser.add_argument("--height", type=int, required=True, help="frame height the graph is fixed to")
-    parser.add_argument("--width", type=int, required=True, help="frame width the graph is fixed to")
-    parser.add_argument("--batch", type=int, default=1, help="frames per call (the most, with --dynamic or --build-engine)")
+    parser.add_argument("--height", type=POSITIVE_INT, required=True, help="frame height the graph is fixed to")
+    parser.add_argument("--width", type=POSITIVE_INT, required=True, help="frame width the graph is fixed to")
+    parser.add_argument("--batch", type=POSITIVE_INT, default=1, help="frames per call (the most, with --dynamic or --build-engine)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch dimension (1..--batch)")
     parser.add_argument("--logits", action="store_true", help="also output the float logits")
     parser.add_argument("--half", action="store_true", help="float16 graph (TensorRT 11 strongly typed FP16)")
@@ -30,20 +32,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)")
 
 
+def default_out(args: argparse.Namespace) -> Path:
+    return Path(f"pipeline_{args.height}x{args.width}_b{args.batch}.onnx")
+
+
 def run(args: argparse.Namespace) -> int:
+    from derain_seg_ros.destinations import check_out_dir, check_out_file
     from derain_seg_ros.runtime.shipped import resolve_checkpoint
+    from derain_seg_ros.runtime.checkpoint import load_pipeline
+    from derain_seg_ros.runtime.small_frames import check_export_size, smallest_side
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.height < 1 or args.width < 1 or args.batch < 1:
         raise SystemExit("error: --height, --width and --batch must be positive")
-    checkpoint = resolve_checkpoint(args.checkpoint)
+    if args.out is not None or not args.build_engine:  # before minutes of export, not after
+        check_out_file(args.out or default_out(args))
+    if args.cache_dir is not None:
+        check_out_dir(args.cache_dir, "--cache-dir")
+    checkpoint = resolve_checkpoint(args.checkpoint, getattr(args, "model", None))
+    pipeline, _ = load_pipeline(checkpoint)
+    check_export_size(args.height, args.width, smallest_side(pipeline))  # before a long export fails, not during it
     if args.build_engine:
         return _build_engine(args, checkpoint)
-    from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.onnx_export import export_onnx
 
-    pipeline, _ = load_pipeline(checkpoint)
-    out = args.out or Path(f"pipeline_{args.height}x{args.width}_b{args.batch}.onnx")
+    out = args.out or default_out(args)
     export_onnx(pipeline.eval(), out, args.height, args.width, args.batch, args.dynamic, args.logits, args.half)  # logs the path
     return 0
 

@@ -7,25 +7,28 @@ import logging
 from pathlib import Path
 
 from derain_seg_ros.data.io import parse_size
+from derain_seg_ros.validate import NON_NEGATIVE_INT, POSITIVE_INT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--source", choices=("synthcity", "cityscapes", "folder", "video"), default="synthcity",
-                        help="clean scenes: procedural streets, Cityscapes, any folder of images (no labels), or video frames")
+    parser.add_argument("--source", choices=("synthcity", "cityscapes", "folder", "video", "camvid"), default="synthcity",
+                        help="clean scenes: procedural streets, Cityscapes, any folder of images (no labels), video frames, "
+                             "or labelled photos in CamVid's layout (split and labels kept)")
     parser.add_argument("--root", type=Path, help="Cityscapes root, image folder (searched recursively), or video file / folder of videos")
-    parser.add_argument("--split", default="train", help="Cityscapes split to draw scenes from (train, val, all)")
+    parser.add_argument("--split", default="train", help="Cityscapes / CamVid split to draw scenes from (train, val, all; CamVid's val items are test items)")
     parser.add_argument("--crop-columns", action="store_true", help="Cityscapes: keep columns 64:1984 (the paper's crop)")
-    parser.add_argument("--video-stride", type=int, default=1, help="video: take every n-th frame")
+    parser.add_argument("--video-stride", type=POSITIVE_INT, default=1, help="video: take every n-th frame")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (or the PNG path with --preview)")
-    parser.add_argument("--count", type=int, default=None,
+    parser.add_argument("--count", type=POSITIVE_INT, default=None,
                         help="number of images, split 3000/479 of 3479 scaled; None: 3479, or one per frame for folder/video")
     parser.add_argument("--size", default=None, help="HxW; None: 1024x2048 for synthcity (256x512 for its preview), the frames' own size otherwise")
-    parser.add_argument("--seed", type=int, default=0, help="the dataset seed (scenes, rain, split)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--sequence-length", type=int, default=1, help="frames per scene walking through the rain process")
-    parser.add_argument("--rain-preset", choices=("car", "legacy"), default="car",
-                        help="car: camera-model rain (defocused windscreen drops, faint streaks, veil); legacy: the first renderer, bytes as before")
+    parser.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="the dataset seed (scenes, rain, split)")
+    parser.add_argument("--workers", type=POSITIVE_INT, default=1, help="worker processes")
+    parser.add_argument("--sequence-length", type=POSITIVE_INT, default=1, help="frames per scene walking through the rain process")
+    parser.add_argument("--rain-preset", choices=("car", "legacy", "paper", "pane"), default="car",
+                        help="car: camera-model rain (defocused windscreen drops, faint streaks, veil); paper (= legacy): the paper's "
+                             "Raindrop-Cityscapes kind, streaks and sharp drops; pane: a wet glass pane cm in front of the lens (RobotCar(R))")
     parser.add_argument("--focus", choices=("far", "glass"), default="far", help="car preset: the camera focuses on the road (far) or on the windscreen")
     parser.add_argument("--camera", default="car",
                         help="car preset: a camera preset (car, wide, cityscapes), hfov=DEG, or k=fx,fy,cx,cy@WxH (sensor_msgs/CameraInfo K)")
@@ -43,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
         raise DerainSegError("--count and --sequence-length must be positive")
     if args.source != "synthcity" and args.root is None:
         raise DerainSegError(f"--source {args.source} needs --root")
+    from derain_seg_ros.destinations import check_out_dir, check_out_file
+
+    if args.preview and args.out.suffix == ".png":
+        check_out_file(args.out)
+    else:
+        check_out_dir(args.out)
     camera = args.camera
     if args.camera_info is not None:
         from derain_seg_ros.rain.camera import camera_spec_from_info
@@ -72,3 +81,7 @@ def run(args: argparse.Namespace) -> int:
                  spec.count, train, test, spec.rain_preset, args.out)
     logging.info("wrote %s", synthesize(spec, args.out, workers=args.workers))
     return 0
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    return f"every finished item in {args.out} is kept; the same command resumes where this one stopped"

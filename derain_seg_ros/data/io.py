@@ -24,7 +24,15 @@ class ImageFileError(DerainSegError, OSError):
 PHOTO_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp"})  # what the photo-folder tools (infer, evaluate) pick up
 
 
+def _check_regular(path: str | os.PathLike) -> None:
+    """Only regular files are opened: a FIFO or a device named like an image would block or never end."""
+    if not os.path.isfile(path):
+        reason = "no such file" if not os.path.lexists(path) else "not a regular file"
+        raise ImageFileError(f"cannot read image {path}: {reason}")
+
+
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    _check_regular(path)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageFileError(f"cannot read image {path}")
@@ -32,6 +40,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_gray(path: str | os.PathLike) -> np.ndarray:
+    _check_regular(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageFileError(f"cannot read image {path}")

@@ -23,6 +23,8 @@ from derain_seg_ros.data.synthcity import generate_scene  # noqa: E402
 from derain_seg_ros.fileio import atomic_path  # noqa: E402
 from derain_seg_ros.rain import seeds  # noqa: E402
 from derain_seg_ros.rain.car import DENSITIES, CarRenderer, car_params  # noqa: E402
+from derain_seg_ros.rain.pane import PaneRenderer, pane_params  # noqa: E402
+from derain_seg_ros.rain.renderers import make_renderer  # noqa: E402
 
 DENSITY_NAMES = tuple(DENSITIES)
 
@@ -56,7 +58,8 @@ def _title(frame_info: dict, focus: str) -> str:
 
 
 def make_preview(out_png: str | os.PathLike, seed: int = 0, height: int = 256, width: int = 512, camera: str = "car") -> Path:
-    """One synthcity scene: the three densities with the road in focus, the rain process over time, and the glass in focus."""
+    """One synthcity scene: the three densities with the road in focus, the rain process over time, the glass in
+    focus, and the other presets (paper, pane)."""
     scene = generate_scene(seed, height, width)
     far, glass = CarRenderer(car_params("far", camera)), CarRenderer(car_params("glass", camera))
     last = far.num_steps - 1
@@ -71,8 +74,22 @@ def make_preview(out_png: str | os.PathLike, seed: int = 0, height: int = 256, w
         [(f.rainy, f"medium rain, step {t}: {f.info['phase']}, {f.info['drops']['rendered'] if f.info.get('drops') else 0} drops")
          for t, f in process],
         [(_zoom(dense[-1][1].rainy), "heavy, far focus: centre x2")] + [(f.rainy, _title(f.info, "glass")) for _, f in on_glass],
+        other_presets(scene.image, rain_seed, camera),
     ]
     return _save(_grid(panels, height, width), Path(out_png))
+
+
+def other_presets(image: np.ndarray, rain_seed: int, camera: str) -> list[tuple[np.ndarray, str]]:
+    """The paper's kind (streaks and sharp drops) and the glass-pane rig (RobotCar(R)): light to full pane."""
+    paper = make_renderer("paper")
+    pane = PaneRenderer(pane_params(camera))
+    row = [(paper.render(image, rain_seed, paper.num_steps - 1).rainy, "paper preset (Raindrop-Cityscapes kind)")]
+    for step in (2, pane.num_steps - 1):
+        frame = pane.render(image, rain_seed + step, step)
+        row.append((frame.rainy, f"pane rig, step {step}: {frame.info['drops']['count']} drops, "
+                                 f"{100 * frame.info['drops']['area_fraction']:.0f} % covered"))
+    row.append((_zoom(row[-1][0]), "pane rig: centre x2"))
+    return row
 
 
 def _zoom(image: np.ndarray) -> np.ndarray:

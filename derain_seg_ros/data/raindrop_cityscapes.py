@@ -74,6 +74,24 @@ def assign_splits(total: int, seed: int, sequence_length: int = 1, legacy_seeds:
     return splits
 
 
+def item_splits(source: SceneSource, spec: SynthSpec) -> list[str]:
+    """Each item's split. A source of real frames is split by frame (scene), never by item, so a
+    frame rendered several times (``--count`` above the frames) lands in one split only; a source
+    that knows its own split (CamVid's train/val) keeps it. Procedural scenes are each their own."""
+    if not source.named_frames:
+        return assign_splits(spec.count, spec.seed, spec.sequence_length, spec.legacy_seeds)
+    frames = len(source)
+    sequences = (spec.count + spec.sequence_length - 1) // spec.sequence_length
+    if hasattr(source, "split_of"):
+        by_frame = [source.split_of(i) for i in range(frames)]  # type: ignore[attr-defined]
+    else:
+        if sequences > frames:
+            log.warning("%d sequences from %d frames: frames repeat under new rain, and each frame stays in one split",
+                        sequences, frames)
+        by_frame = assign_splits(min(frames, sequences), spec.seed, 1, spec.legacy_seeds) + ["train"] * max(0, frames - sequences)
+    return [by_frame[(i // spec.sequence_length) % frames] for i in range(spec.count)]
+
+
 def item_name(source: SceneSource, index: int, sequence: int) -> str:
     """Cheap (nothing is read or drawn): a resumed run checks what exists before rendering."""
     if not source.named_frames:
@@ -183,7 +201,7 @@ def synthesize(spec: SynthSpec, out: str | os.PathLike, workers: int = 1, progre
     out.mkdir(parents=True, exist_ok=True)
     if source.named_frames:
         log.info("%s %s: %d scenes for %d items", spec.source, spec.root, len(source), spec.count)
-    splits = assign_splits(spec.count, spec.seed, spec.sequence_length, spec.legacy_seeds)
+    splits = item_splits(source, spec)
     jobs = [(spec, str(out), i, splits[i]) for i in range(spec.count)]
     bar = tqdm(total=len(jobs), desc="synth", unit="img", disable=not progress)
     records: list[dict[str, Any]] = []

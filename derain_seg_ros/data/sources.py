@@ -23,7 +23,7 @@ class SourceError(DerainSegError, ValueError):
 
 @runtime_checkable
 class SceneSource(Protocol):
-    kind: str  # 'synthcity', 'cityscapes', 'folder', 'video': recorded in the manifest
+    kind: str  # 'synthcity', 'cityscapes', 'folder', 'video', 'labelled-folder': recorded in the manifest
     has_labels: bool  # False: synthesis writes an all-255 (ignore) label and marks the items
     named_frames: bool  # True: items carry the frame's name; False: items are named by their index only
 
@@ -56,6 +56,13 @@ def _folder(spec: SynthSpec) -> SceneSource:
     return FolderSource(_root(spec))
 
 
+def _camvid(spec: SynthSpec) -> SceneSource:
+    from derain_seg_ros.data.labelled_folder import LabelledFolderSource
+
+    splits = ("train", "val") if spec.split == "all" else (spec.split,)
+    return LabelledFolderSource(_root(spec), splits)
+
+
 def _video(spec: SynthSpec) -> SceneSource:
     from derain_seg_ros.data.video import VideoSource
 
@@ -63,7 +70,7 @@ def _video(spec: SynthSpec) -> SceneSource:
 
 
 SOURCES: dict[str, Callable[[SynthSpec], SceneSource]] = {
-    "synthcity": _synthcity, "cityscapes": _cityscapes, "folder": _folder, "video": _video,
+    "synthcity": _synthcity, "cityscapes": _cityscapes, "folder": _folder, "video": _video, "camvid": _camvid,
 }
 
 

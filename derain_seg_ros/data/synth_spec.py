@@ -26,4 +26,4 @@ class SynthSpec:
     @property
     def legacy_seeds(self) -> bool:
         """The legacy preset keeps its seeding (scene SeedSequence([seed, i]), rain ([seed + 1, i])), so old sets regenerate byte for byte."""
-        return self.rain_preset == "legacy"
+        return self.rain_preset in ("legacy", "paper")

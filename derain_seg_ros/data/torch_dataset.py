@@ -10,25 +10,31 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest, read_item
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.labels import IGNORE_ID
+
+
+class EmptySplitError(DerainSegError, ValueError):
+    """A dataset with no item in the split asked for (a small --count puts every item in train)."""
 
 
 class RaindropCityscapesDataset(Dataset):
     def __init__(self, root: str | os.PathLike, split: str = "train", crop: tuple[int, int] | None = None,
-                 flip: bool = False, halves: bool = False, seed: int = 0) -> None:
+                 flip: bool = False, halves: bool = False, seed: int = 0, scale: tuple[float, float] | None = None) -> None:
         if split not in ("train", "test", "all"):
             raise ValueError(f"split must be train, test or all, got {split!r}")
         self.root = Path(root)
         manifest = load_manifest(self.root)
         self.items = [it for it in manifest["items"] if split == "all" or it["split"] == split]
         if not self.items:
-            raise ValueError(f"dataset {self.root} has no {split!r} items")
-        self.crop, self.flip, self.halves, self.seed = crop, flip, halves, seed
+            raise EmptySplitError(f"dataset {self.root} has no {split!r} items ({len(manifest['items'])} in all)")
+        self.crop, self.flip, self.halves, self.seed, self.scale = crop, flip, halves, seed, scale
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -49,6 +55,8 @@ class RaindropCityscapesDataset(Dataset):
             stack = [a[:, side * w:(side + 1) * w] for a in stack]
             name += "_R" if side else "_L"
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
+        if self.scale is not None:
+            stack = _random_scale(stack, self.scale, rng)
         if self.crop is not None:
             stack = _random_crop(stack, self.crop, rng)
         if self.flip and rng.random() < 0.5:
@@ -57,6 +65,17 @@ class RaindropCityscapesDataset(Dataset):
         return {"rainy": torch.from_numpy(rainy), "clean": torch.from_numpy(clean),
                 "rain_mask": torch.from_numpy(mask[..., 0]), "label": torch.from_numpy(label[..., 0].astype(np.int64)),
                 "name": name}
+
+
+def _random_scale(stack: list[np.ndarray], bounds: tuple[float, float], rng: np.random.Generator) -> list[np.ndarray]:
+    """Resize every array by one factor drawn uniformly in ``bounds`` (images area/linear, the mask and
+    labels nearest): objects at other distances than the few hundred photos show."""
+    factor = float(rng.uniform(*bounds))
+    h, w = stack[0].shape[:2]
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    smooth = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    out = [cv2.resize(a, size, interpolation=smooth if i < 2 else cv2.INTER_NEAREST) for i, a in enumerate(stack)]
+    return [a if a.ndim == 3 else a[..., None] for a in out]
 
 
 def _random_crop(stack: list[np.ndarray], size: tuple[int, int], rng: np.random.Generator) -> list[np.ndarray]:

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from derain_seg_ros.nets.config import DeepLabConfig
+from derain_seg_ros.nets.efficientnet_lite import VARIANTS as LITE_VARIANTS
+from derain_seg_ros.nets.efficientnet_lite import EfficientNetLite
 from derain_seg_ros.nets.mobilenet import MobileNetV2Backbone
 from derain_seg_ros.nets.outputs import SegmentationOutput
 from derain_seg_ros.nets.resnet import ResNet
@@ -68,7 +70,9 @@ class DeepLabHeadV3Plus(nn.Module):
 
 
 def build_backbone(cfg: DeepLabConfig) -> nn.Module:
-    """A ResNet, or MobileNetV2 for CPU budgets; both return (low-level, last) features."""
+    """A ResNet, or MobileNetV2 / EfficientNet-Lite for CPU budgets; each returns (low-level, last) features."""
+    if cfg.backbone in LITE_VARIANTS:
+        return EfficientNetLite(cfg.backbone, cfg.output_stride)
     if cfg.backbone == "mobilenetv2":
         return MobileNetV2Backbone(cfg.output_stride)
     return ResNet(cfg.backbone, cfg.output_stride)
@@ -82,11 +86,13 @@ class DeepLabV3Plus(nn.Module):
         self.cfg = cfg
         self.backbone = build_backbone(cfg)
         self.classifier = DeepLabHeadV3Plus(self.backbone.out_channels, self.backbone.low_level_channels, cfg)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # The statistics the backbone's ImageNet weights were trained with (EfficientNet-Lite: [-1, 1]).
+        mean, std = getattr(self.backbone, "input_mean", IMAGENET_MEAN), getattr(self.backbone, "input_std", IMAGENET_STD)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def normalise(self, image: Tensor) -> Tensor:
-        """The authors min-max normalise the derained image before ImageNet mean/std; per image by
+        """The authors min-max normalise the derained image before the backbone's mean/std; per image by
         default here, so that batching camera frames together never changes a frame's labels."""
         if self.cfg.input_norm == "clamp":
             x = image.clamp(0, 1)

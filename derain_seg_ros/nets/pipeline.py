@@ -8,6 +8,7 @@ wires the networks together.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from torch import Tensor, nn
@@ -40,6 +41,12 @@ def shrink_correction(rainy: Tensor, derained: Tensor, threshold: float) -> Tens
     return rainy + (correction - correction.clamp(-threshold, threshold))
 
 
+def with_bypass(pipeline: "DerainSegPipeline", bypass: str) -> "DerainSegPipeline":
+    """The same module and weights with ``cfg.bypass`` set (an inference-only setting)."""
+    pipeline.cfg = replace(pipeline.cfg, bypass=bypass)  # type: ignore[arg-type]
+    return pipeline
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -68,9 +75,13 @@ class DerainSegPipeline(nn.Module):
         baseline its own dict ('output', 'derained' and its extras). With ``segment`` also 'logits'
         and 'labels' (int64 trainIds); with ``features`` also 'seg', DeepLab's taps on the derained image.
         In eval mode with ``cfg.correction_shrink`` the 'derained' image (and what DeepLab sees) is
-        the shrunk one; 'coarse', 'refined' and a baseline's 'output' stay raw.
+        the shrunk one; 'coarse', 'refined' and a baseline's 'output' stay raw. ``cfg.bypass``
+        leaves out the deraining ('derained' is the input) or the SRRN ('derained' is C's image).
         """
-        out = self._ours(rainy) if self.cfg.derainer == "ours" else dict(self.derainer(rainy))
+        if self.cfg.bypass == "derain":
+            out: dict[str, Any] = {"derained": rainy.clamp(0, 1)}
+        else:
+            out = self._ours(rainy) if self.cfg.derainer == "ours" else dict(self.derainer(rainy))
         if self.cfg.correction_shrink > 0 and not self.training:
             out["derained"] = shrink_correction(rainy, out["derained"], self.cfg.correction_shrink / 255.0)
         if segment or features:
@@ -85,7 +96,7 @@ class DerainSegPipeline(nn.Module):
         padded, size = pad_to_multiple(rainy, self.cfg.pad_multiple)
         attention = self.attention(padded)
         coarse = self.coarse(padded, attention)
-        refined = [crop_to(x, size) for x in self.srrn(coarse)]
+        refined = [] if self.cfg.bypass == "refine" else [crop_to(x, size) for x in self.srrn(coarse)]
         return {
             "attention": crop_to(attention, size),
             "coarse": crop_to(coarse, size),

@@ -137,11 +137,22 @@ def _trace(background: np.ndarray, drop: Drop, camera: Camera, glass: Windscreen
     entry = points[inside]
     reach = (look.scene_m - entry[:, 2]) / np.where(forward, out[:, 2], 1.0)
     seen_at = project(camera, h, w, entry + out * reach[:, None]).astype(np.float32)
-    seen = cv2.remap(background, seen_at[:, 0].reshape(-1, 1), seen_at[:, 1].reshape(-1, 1), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REFLECT_101).reshape(-1, 3)
+    seen = _sample(background, seen_at)
     transmit = ((1 - _schlick(cos_entry)) * (1 - _schlick(cos_exit)) * forward).astype(np.float32)[:, None]
     colour[inside] = transmit * seen + (1 - transmit) * interior
     return cover.astype(np.float32), colour
+
+
+def _sample(image: np.ndarray, at: np.ndarray, row: int = 1024) -> np.ndarray:
+    """Bilinear samples of ``image`` at N pixel positions (N x 2). Laid out in rows of ``row``,
+    because OpenCV's remap takes maps under 32767 rows and a large drop covers more pixels."""
+    n = len(at)
+    rows = -(-n // row)
+    grid = np.zeros((rows * row, 2), np.float32)
+    grid[:n] = at
+    out = cv2.remap(image, grid[:, 0].reshape(rows, row), grid[:, 1].reshape(rows, row), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT_101)
+    return out.reshape(-1, 3)[:n]
 
 
 def render_scale(drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus_m: float, width: int, blur_px: float = 3.0) -> int:

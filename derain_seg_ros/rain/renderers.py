@@ -2,7 +2,9 @@
 
 ``car`` (the default) renders rain as a car's camera sees it (rain/car.py: a camera model,
 defocused windscreen drops, Garg & Nayar streaks, a veil). ``legacy`` is the first renderer
-(rain/process.py), kept so that datasets made with it regenerate byte for byte.
+(rain/process.py: the paper's Raindrop-Cityscapes kind, streaks and sharp drops; also named
+``paper``), kept so that datasets made with it regenerate byte for byte. ``pane`` is the glass
+pane a few centimetres in front of the lens that the paper's real set was taken through (rain/pane.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from derain_seg_ros.rain.car import CarRenderer, car_params
 from derain_seg_ros.rain.frame import RainFrame
+from derain_seg_ros.rain.pane import PaneRenderer, pane_params
 from derain_seg_ros.rain.process import RainProcessParams, render_rainy
 
 
@@ -53,7 +56,12 @@ def _car(focus: str, camera: str) -> RainRenderer:
     return CarRenderer(car_params(focus, camera))
 
 
-PRESETS: dict[str, Callable[[str, str], RainRenderer]] = {"car": _car, "legacy": _legacy}
+def _pane(focus: str, camera: str) -> RainRenderer:
+    del focus  # the pane rig's camera focuses on the scene at a small aperture
+    return PaneRenderer(pane_params(camera))
+
+
+PRESETS: dict[str, Callable[[str, str], RainRenderer]] = {"car": _car, "legacy": _legacy, "paper": _legacy, "pane": _pane}
 
 
 def make_renderer(preset: str = "car", focus: str = "far", camera: str = "car") -> RainRenderer:

@@ -70,7 +70,7 @@ def frame_stamps(names: set[str], rate_hz: float, start_ns: int) -> tuple[dict[s
     """name -> stamp (ns): microseconds from the names where all are epoch microseconds, else ``rate_hz``."""
     if names and all(n.isdigit() and int(n) >= EPOCH_US_FROM for n in names):
         return {n: int(n) * 1000 for n in names}, "file names (microseconds)"
-    if rate_hz <= 0:
+    if not 0 < rate_hz < float("inf"):  # nan too
         raise BagError(f"the file names carry no microsecond timestamps, so a positive rate is needed, got {rate_hz}")
     return {n: start_ns + round(i * 1e9 / rate_hz) for i, n in enumerate(sorted(names, key=_order))}, f"{rate_hz:g} Hz"
 
@@ -83,7 +83,7 @@ def write_folder_bag(src: str | os.PathLike, dst: str | os.PathLike, *, layout: 
     reported; the rest is written."""
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
-        raise BagError(f"image folder {src} does not exist")
+        raise BagError(f"image folder {src} does not exist" if not src.exists() else f"{src} is not a folder of images")
     if transport not in ("raw", "compressed"):
         raise BagError(f"transport must be raw or compressed, got {transport!r}")
     if layout not in ("auto", "robotcar", "folder"):

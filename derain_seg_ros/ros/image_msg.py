@@ -14,20 +14,28 @@ import numpy as np
 
 from derain_seg_ros.errors import DerainSegError
 
-# encoding -> (channels, dtype)
+U8, U16 = np.dtype(np.uint8), np.dtype(np.uint16)
+# encoding -> (channels, dtype): 4:2:2 YUV holds 2 bytes per pixel (as 2 channels), the 4:2:0 planar
+# ones (nv12, nv21) a W-byte luma row per pixel row plus half as many rows of interleaved chroma.
 ENCODINGS: dict[str, tuple[int, np.dtype]] = {
-    "rgb8": (3, np.dtype(np.uint8)), "bgr8": (3, np.dtype(np.uint8)),
-    "rgba8": (4, np.dtype(np.uint8)), "bgra8": (4, np.dtype(np.uint8)),
-    "mono8": (1, np.dtype(np.uint8)), "mono16": (1, np.dtype(np.uint16)),
-    "bayer_rggb8": (1, np.dtype(np.uint8)), "bayer_bggr8": (1, np.dtype(np.uint8)),
-    "bayer_gbrg8": (1, np.dtype(np.uint8)), "bayer_grbg8": (1, np.dtype(np.uint8)),
+    "rgb8": (3, U8), "bgr8": (3, U8), "rgba8": (4, U8), "bgra8": (4, U8), "mono8": (1, U8), "mono16": (1, U16),
+    **{f"bayer_{p}8": (1, U8) for p in ("rggb", "bggr", "gbrg", "grbg")},
+    **{f"bayer_{p}16": (1, U16) for p in ("rggb", "bggr", "gbrg", "grbg")},
+    "yuv422": (2, U8), "uyvy": (2, U8), "yuv422_yuy2": (2, U8), "yuyv": (2, U8), "nv12": (1, U8), "nv21": (1, U8),
 }
 # ROS names the 2x2 pattern from the top-left pixel; OpenCV names it from the second row/column.
 BAYER_TO_RGB = {
-    "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
-    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+    f"bayer_{ros}{bits}": code for bits in (8, 16) for ros, code in (
+        ("rggb", cv2.COLOR_BayerBG2RGB), ("bggr", cv2.COLOR_BayerRG2RGB),
+        ("gbrg", cv2.COLOR_BayerGR2RGB), ("grbg", cv2.COLOR_BayerGB2RGB))
 }
-TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB}
+# sensor_msgs' "yuv422" is UYVY byte order (usb_cam, many GMSL drivers); "yuv422_yuy2" is YUYV (v4l2_camera).
+TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB,
+          "yuv422": cv2.COLOR_YUV2RGB_UYVY, "uyvy": cv2.COLOR_YUV2RGB_UYVY,
+          "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2, "yuyv": cv2.COLOR_YUV2RGB_YUY2,
+          "nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21}
+PLANAR_420 = ("nv12", "nv21")
+CHROMA_PAIRS = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv", *PLANAR_420)  # chroma shared by 2 columns: even width
 
 
 class ImageMessageError(DerainSegError, ValueError):
@@ -49,9 +57,14 @@ def image_to_array(msg: Any) -> np.ndarray:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise ImageMessageError(f"empty image ({height}x{width})")
+    if encoding in CHROMA_PAIRS and (width % 2 or (encoding in PLANAR_420 and height % 2)):
+        raise ImageMessageError(f"{encoding} needs an even {'width and height' if encoding in PLANAR_420 else 'width'}, "
+                                f"got {height}x{width}")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageMessageError(f"step {step} is shorter than a row of {width} {encoding} pixels ({row_bytes} bytes)")
+    if encoding in PLANAR_420:
+        height = height * 3 // 2  # the luma rows, then the interleaved chroma rows (same step)
     data = _raw_bytes(msg.data)
     if data.size != step * height:
         raise ImageMessageError(f"data holds {data.size} bytes, step x height = {step * height}")
@@ -63,7 +76,7 @@ def image_to_array(msg: Any) -> np.ndarray:
 
 
 def image_to_rgb(msg: Any) -> np.ndarray:
-    """uint8 H x W x 3 RGB, what the engine takes (mono16 keeps its top 8 bits)."""
+    """uint8 H x W x 3 RGB, what the engine takes (mono16 and 16-bit Bayer keep their top 8 bits)."""
     array = image_to_array(msg)
     encoding = str(msg.encoding).lower()
     if encoding == "rgb8":
@@ -71,7 +84,8 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     if encoding == "mono16":
         return cv2.cvtColor((array >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
     if encoding in BAYER_TO_RGB:
-        return cv2.cvtColor(array, BAYER_TO_RGB[encoding])
+        rgb = cv2.cvtColor(array, BAYER_TO_RGB[encoding])  # demosaiced at full depth, then the top 8 bits
+        return (rgb >> 8).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
     return cv2.cvtColor(array, TO_RGB[encoding])
 
 

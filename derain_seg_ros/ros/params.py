@@ -1,19 +1,23 @@
 """The node's parameters: one table (name, default, description, allowed values) and one check.
 
-ROS-free, so the rules are tested without ROS. The node declares every parameter from this table
-as read-only (they are read once, at start: a ``ros2 param set`` that changed nothing would lie)
-and passes what it read to ``validate``, which reports every problem in one message.
+ROS-free, so the rules are tested without ROS. The node passes what it was given to ``validate``,
+which reports every problem in one message, and then declares every parameter from this table
+read-only (they are read once, at start: a ``ros2 param set`` that changed nothing would lie) and
+statically typed, with its range as an integer or floating-point range, so that
+``ros2 param describe`` and rqt show type and range. The parameter table in docs/ros.md is
+generated from this table too (``markdown_table``; a test keeps them equal).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from derain_seg_ros.errors import DerainSegError
-from derain_seg_ros.ros.outputs import OUTPUTS
+from derain_seg_ros.ros.outputs import INPUT_TOPIC, NODE_OUTPUTS
 
 TRANSPORTS = ("raw", "compressed")
 CAMERA_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$")
@@ -29,36 +33,51 @@ class Spec:
     default: Any
     description: str
     choices: tuple[str, ...] = ()
-    low: float | None = None  # inclusive
+    low: float | None = None  # inclusive; numbers carry both ends, so their descriptor has a range
     high: float | None = None  # inclusive
-    above: float | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        if isinstance(self.default, (int, float)) and not isinstance(self.default, bool) and (self.low is None or self.high is None):
+            raise ValueError(f"parameter {self.name}: a number needs both ends of its range")
+
+    @property
+    def kind(self) -> str:
+        """bool, integer, double, string or string_array: the ROS parameter type."""
+        return {bool: "bool", int: "integer", float: "double", str: "string", list: "string_array"}[type(self.default)]
 
     def constraints(self) -> str:
         parts = [f"one of {', '.join(self.choices)}"] if self.choices else []
         parts += [f">= {self.low:g}"] if self.low is not None else []
         parts += [f"<= {self.high:g}"] if self.high is not None else []
-        parts += [f"> {self.above:g}"] if self.above is not None else []
         return "; ".join(parts)
 
 
 SPECS: tuple[Spec, ...] = (
     Spec("cameras", ["camera"], "camera namespaces: input <cam>/<input_topic>, outputs <cam>/derained/... and <cam>/segmentation/..."),
     Spec("transport", "raw", "default input transport of every camera; <cam>.transport overrides it per camera", TRANSPORTS),
-    Spec("input_topic", "image_raw", "input topic under each camera namespace (+ /compressed for the compressed transport)"),
+    Spec("input_topic", INPUT_TOPIC, "input topic under each camera namespace (+ /compressed for the compressed transport)"),
     Spec("input_reliability", "best_effort", "input QoS: best_effort (sensor-data QoS, depth 5) or reliable",
          ("best_effort", "reliable")),
-    Spec("backend", "auto", "inference backend; auto tries tensorrt, onnxruntime, torch", ("auto", "tensorrt", "onnxruntime", "torch")),
-    Spec("precision", "fp16", "GPU precision (CPU runs fp32)", ("fp32", "fp16", "bf16")),
+    Spec("backend", "auto", "inference backend; auto takes the first of tensorrt, onnxruntime, torch that runs here "
+         "and says in /diagnostics and /rosout what it skipped; a named one runs as asked or stops the node at start",
+         ("auto", "tensorrt", "onnxruntime", "torch")),
+    Spec("fallback", False, "with a named backend: hand over to the next of tensorrt, onnxruntime, torch (and to fp32 "
+         "on a CPU) instead of stopping when it cannot run as asked; reported like auto's choice"),
+    Spec("precision", "fp16", "GPU precision; with backend auto (or fallback) a CPU runs fp32", ("fp32", "fp16", "bf16")),
+    Spec("device", "", "torch device (cpu, cuda, cuda:1); empty: CUDA when present, else the CPU"),
+    Spec("cuda_graph", False, "torch on CUDA: capture the graph once per frame size and replay it (less launch overhead)"),
     Spec("engine_cache_dir", "", "ONNX/TensorRT engine cache; empty: ~/.cache/derain_seg_ros"),
     Spec("checkpoint", "", "pipeline checkpoint (.pt); empty: the shipped embedded model"),
-    Spec("process_height", 0, "processing height; 0 with process_width 0: each camera's own size", low=0),
-    Spec("process_width", 0, "processing width; 0 with process_height 0: each camera's own size", low=0),
-    Spec("batch", 1, "most frames (of all cameras) per engine call", low=1),
-    *(Spec(o.switch, True, f"publish <cam>/{o.topic} ({o.encoding})") for o in OUTPUTS),
+    Spec("process_height", 0, "processing height; 0 with process_width 0: each camera's own size", low=0, high=8192),
+    Spec("process_width", 0, "processing width; 0 with process_height 0: each camera's own size", low=0, high=8192),
+    Spec("batch", 1, "most frames (of all cameras) per engine call", low=1, high=64),
+    *(Spec(o.switch, o.default, f"publish <cam>/{o.topic} ({o.encoding})"
+           + ("; the segmenter on the rainy frame, a second segmenter pass (torch backend only)" if not o.default else ""))
+      for o in NODE_OUTPUTS),
     Spec("overlay_alpha", 0.5, "opacity of the label colours in <cam>/segmentation/color", low=0.0, high=1.0),
-    Spec("diagnostics_period_s", 1.0, "period of /diagnostics", above=0.0),
-    Spec("diagnostics_window", 5, "diagnostic periods that counts and rates are taken over", low=1),
-    Spec("min_rate_hz", 0.0, "a camera whose output rate falls below this warns; 0: no check", low=0.0),
+    Spec("diagnostics_period_s", 1.0, "period of /diagnostics", low=0.01, high=60.0),
+    Spec("diagnostics_window", 5, "diagnostic periods that counts and rates are taken over", low=1, high=1000),
+    Spec("min_rate_hz", 0.0, "a camera whose output rate falls below this warns; 0: no check", low=0.0, high=1000.0),
 )
 SPEC = {s.name: s for s in SPECS}
 
@@ -75,7 +94,10 @@ class NodeParams:
     input_topic: str
     input_reliability: str
     backend: str
+    fallback: bool
     precision: str
+    device: str
+    cuda_graph: bool
     engine_cache_dir: str
     checkpoint: str
     process_size: tuple[int, int] | None
@@ -113,8 +135,7 @@ def _typed(spec: Spec, value: Any) -> tuple[Any, str | None]:
 def _check(spec: Spec, value: Any) -> str | None:
     if spec.choices and value not in spec.choices:
         return f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}"
-    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high) \
-            or (spec.above is not None and value <= spec.above):
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
         return f"{spec.name} must be {spec.constraints()}, got {value!r}"
     return None
 
@@ -155,14 +176,38 @@ def validate(values: Mapping[str, Any]) -> NodeParams:
     height, width = p["process_height"], p["process_width"]
     if isinstance(height, int) and isinstance(width, int) and (height > 0) != (width > 0):
         problems.append(f"process_height and process_width must both be > 0 or both 0, got {height} x {width}")
-    outputs = tuple(o.topic for o in OUTPUTS if p[o.switch] is True)
+    outputs = tuple(o.topic for o in NODE_OUTPUTS if p[o.switch] is True)
     if not problems and not outputs:
-        problems.append(f"every output is switched off ({', '.join(o.switch for o in OUTPUTS)}): nothing to publish")
+        problems.append(f"every output is switched off ({', '.join(o.switch for o in NODE_OUTPUTS)}): nothing to publish")
+    device = p["device"]
+    if isinstance(device, str) and device and not re.match(r"^(cpu|cuda(:\d+)?)$", device):
+        problems.append(f"device must be empty, cpu, cuda or cuda:N, got {device!r}")
     if problems:
         raise ParameterError("invalid parameters: " + "; ".join(problems))
     return NodeParams(
         cameras=cameras, transports=transports, input_topic=p["input_topic"], input_reliability=p["input_reliability"],
-        backend=p["backend"], precision=p["precision"], engine_cache_dir=p["engine_cache_dir"], checkpoint=p["checkpoint"],
+        backend=p["backend"], fallback=p["fallback"], precision=p["precision"], device=p["device"],
+        cuda_graph=p["cuda_graph"], engine_cache_dir=p["engine_cache_dir"], checkpoint=p["checkpoint"],
         process_size=(height, width) if height > 0 else None, batch=p["batch"], outputs=outputs,
         overlay_alpha=p["overlay_alpha"], diagnostics_period_s=p["diagnostics_period_s"],
         diagnostics_window=p["diagnostics_window"], min_rate_hz=p["min_rate_hz"])
+
+
+def typed_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of the table in its declared type (``validate`` has passed): what the node declares."""
+    return {spec.name: _typed(spec, values.get(spec.name, spec.default))[0] for spec in SPECS}
+
+
+TABLE_HEADER = ("| Parameter | Type | Default | Allowed | Description |", "|---|---|---|---|---|")
+
+
+def markdown_table() -> str:
+    """The parameter table of docs/ros.md, from ``SPECS`` (a test keeps the document equal to it)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+    rows = [f"| `{s.name}` | {s.kind} | `{json.dumps(s.default)}` | {cell(s.constraints()) or '-'} | {cell(s.description)} |"
+            for s in SPECS]
+    rows.append("| `&lt;cam&gt;.transport` | string | value of `transport` | one of raw, compressed | input transport of "
+                "one camera (`stereo/left` -&gt; `stereo.left.transport`) |")
+    return "\n".join((*TABLE_HEADER, *rows)) + "\n"

@@ -222,7 +222,8 @@ def sweep(config_name: str, sizes: list[tuple[int, int]], batches: list[int], se
           warmup: int = 10, runs: int = 100, report: Callable[[str], None] = print, progress: bool = True) -> list[Row]:
     """Every setting that can run here; the rest are reported and skipped. Says up front what it will
     do, and after the first call how long the whole sweep will take when that is long."""
-    config = PipelineConfig() if config_name == "default" else PipelineConfig.small()
+    config = {"default": PipelineConfig, "small": PipelineConfig.small, "embedded": PipelineConfig.embedded,
+              "streets": PipelineConfig.streets}[config_name]()
     todo = plan(config_name, sizes, batches, settings, backends)
     calls = warmup + runs
     cuda = torch.cuda.is_available()

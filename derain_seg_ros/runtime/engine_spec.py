@@ -9,7 +9,8 @@ come from it. No keyword list is repeated between callers and backends.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -45,8 +46,11 @@ class EngineSpec:
     batch: int = 1  # the most frames one infer() call takes (the node's cameras)
     device: str | None = None  # torch: default CUDA when present
     cuda_graph: bool = False  # torch on CUDA: capture once per shape, then replay
+    bypass: str = "none"  # PipelineConfig.bypass: "derain" (segmenter alone), "refine" (no SRRN); keys caches too
     cache_dir: Path | None = None  # exported graphs and built engines; None: default_cache_dir()
     fallback: bool = True  # an unavailable backend hands over to the next one of AUTO_ORDER
+    # Polled during long builds (TensorRT): True cancels the build. Not part of what is built: no key, no equality.
+    stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.backend != "auto" and self.backend not in AUTO_ORDER:

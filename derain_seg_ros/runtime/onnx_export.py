@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from derain_seg_ros.fileio import atomic_path
+from derain_seg_ros.fileio import atomic_path, remove_stale_temps
 from derain_seg_ros.runtime.checkpoint import build_pipeline
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.frame_pipeline import OUTPUT_NAMES, FramePipeline
@@ -44,6 +44,7 @@ def export_onnx(
     import onnx
 
     out = Path(out)
+    remove_stale_temps(out, ".onnx")  # an earlier export's temp file, left when it was killed
     model = FramePipeline(pipeline, with_logits=with_logits).eval()
     if half:
         model = model.half()
@@ -65,8 +66,8 @@ def export_onnx(
 def ensure_onnx(spec: EngineSpec, half: bool = False) -> Path:
     """The ONNX file for the spec's weights, size and batch, exported once into its cache folder.
 
-    Keyed by what the file holds: the weights, size, batch, the graph's float type (``half``) and
-    the opset; not by the precision an engine is then built in (TensorRT 10 builds fp32 and fp16
+    Keyed by what the file holds: the weights, size, batch, the graph's float type (``half``), the
+    opset and the bypassed parts; not by the precision an engine is then built in (TensorRT 10 builds fp32 and fp16
     engines from one fp32 graph). ``batch`` > 1 is a maximum, not a fixed size: the node sends
     whatever frames are waiting (one camera or several), so the graph's batch axis is left free.
     """
@@ -75,9 +76,10 @@ def ensure_onnx(spec: EngineSpec, half: bool = False) -> Path:
     height, width = spec.size
     source = spec.checkpoint.read_bytes() if spec.checkpoint is not None else repr((spec.config, spec.seed)).encode()
     dtype = "fp16" if half else "fp32"
-    key = hashlib.sha256(source + f"|{height}x{width}|b{spec.batch}|{dtype}|opset{OPSET}".encode()).hexdigest()[:16]
+    bypass = "" if spec.bypass == "none" else f"|bypass={spec.bypass}"  # "none" keeps the keys of earlier caches
+    key = hashlib.sha256(source + f"|{height}x{width}|b{spec.batch}|{dtype}|opset{OPSET}{bypass}".encode()).hexdigest()[:16]
     path = spec.cache / f"pipeline_{height}x{width}_b{spec.batch}_{dtype}_{key}.onnx"
     if not path.is_file():
-        pipeline = build_pipeline(spec.checkpoint, spec.config, spec.seed).eval()
+        pipeline = build_pipeline(spec.checkpoint, spec.config, spec.seed, spec.bypass).eval()
         export_onnx(pipeline, path, height, width, spec.batch, dynamic_batch=spec.batch > 1, half=half)
     return path

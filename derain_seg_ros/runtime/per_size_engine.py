@@ -19,6 +19,7 @@ from derain_seg_ros.runtime.engine import Engine, EngineOutput, check_frames
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.factory import build_engine
 from derain_seg_ros.runtime.resize import resize_back, resize_for_engine
+from derain_seg_ros.runtime.small_frames import SmallFrameEngine, spec_smallest_side
 
 log = logging.getLogger(__name__)
 
@@ -107,4 +108,5 @@ def engine_for_any_size(spec: EngineSpec) -> Engine:
             settled.append(resolved)
         return engine
 
-    return PerSizeEngine(build)
+    # Frames below the networks' smallest size are padded up and cropped back (one size for them all).
+    return SmallFrameEngine(PerSizeEngine(build), side_fn=lambda: spec_smallest_side(spec))

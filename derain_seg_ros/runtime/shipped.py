@@ -1,8 +1,11 @@
-"""The embedded model that ships inside the package: the default wherever a checkpoint is optional.
+"""The models that ship inside the package; the default wherever a checkpoint is optional.
 
-One small file (``models/embedded.pt``, fp16 storage) and its model card (``models/MODEL_CARD.md``:
-the command that reproduces it, data seed, wall time, machine, metrics, sha256). ``make weights``
-retrains it from scratch. Nothing is ever downloaded.
+``streets`` (the default, ``models/streets.pt``): real street photos, DeepLabv3+ on
+EfficientNet-Lite0, trained on CamVid (so CC BY-NC 4.0, research use). ``embedded``
+(``models/embedded.pt``): the procedural-scene model, free of any dataset licence, for users who
+need that. Each is one small file (fp16 storage) with its model card beside it (the command that
+reproduces it, data, wall time, machine, metrics, sha256). ``make weights`` retrains the default.
+Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -13,22 +16,30 @@ from pathlib import Path
 from derain_seg_ros.runtime.checkpoint import CheckpointError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-SHIPPED_NAME = "embedded.pt"
-MODEL_CARD = "MODEL_CARD.md"
+MODELS: dict[str, str] = {"streets": "streets.pt", "embedded": "embedded.pt"}  # --model NAME -> its file
+DEFAULT_MODEL = "streets"
+SHIPPED_NAME = MODELS[DEFAULT_MODEL]
+MODEL_CARD = "MODEL_CARD.md"  # the default model's card; another model's is MODEL_CARD_<name>.md
 
 
-def shipped_checkpoint() -> Path:
-    """Path of the shipped embedded model; a clear error if this installation lacks it."""
-    path = MODELS_DIR / SHIPPED_NAME
+def model_card_name(model: str = DEFAULT_MODEL) -> str:
+    return MODEL_CARD if model == DEFAULT_MODEL else f"MODEL_CARD_{model}.md"
+
+
+def shipped_checkpoint(model: str = DEFAULT_MODEL) -> Path:
+    """Path of a shipped model; a clear error if the name is unknown or this installation lacks it."""
+    if model not in MODELS:
+        raise CheckpointError(f"unknown model {model!r}; the package ships {', '.join(MODELS)}")
+    path = MODELS_DIR / MODELS[model]
     if not path.is_file():
         raise CheckpointError(f"the shipped model {path} is missing from this installation; "
                               "rebuild it with `make weights` or pass --checkpoint")
     return path
 
 
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """The checkpoint a user gave, or the shipped model when none was given."""
-    return Path(checkpoint) if checkpoint else shipped_checkpoint()
+def resolve_checkpoint(checkpoint: str | Path | None, model: str | None = None) -> Path:
+    """The checkpoint a user gave, else the shipped model ``model`` names (default: streets)."""
+    return Path(checkpoint) if checkpoint else shipped_checkpoint(model or DEFAULT_MODEL)
 
 
 def sha256_of(path: str | Path) -> str:

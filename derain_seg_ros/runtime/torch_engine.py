@@ -54,7 +54,7 @@ class TorchEngine:
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> "TorchEngine":
-        return cls(build_pipeline(spec.checkpoint, spec.config, spec.seed), spec.precision, spec.device, spec.cuda_graph)
+        return cls(build_pipeline(spec.checkpoint, spec.config, spec.seed, spec.bypass), spec.precision, spec.device, spec.cuda_graph)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":

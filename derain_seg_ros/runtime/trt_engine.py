@@ -5,17 +5,23 @@ typing: networks are strongly typed and take their precision from the graph, so 
 an ONNX exported in half precision, and BF16 (which the export does not produce) resolves to
 FP32, said once in the log and keyed as fp32 in the cache. Device buffers are torch CUDA tensors,
 so no pycuda is needed.
+
+A build takes minutes and runs inside one C++ call, where Python's signal handlers do not run:
+``spec.stop`` (the node's "a SIGINT/SIGTERM arrived") is polled from TensorRT's progress monitor
+after every build step, and a True answer cancels the build (``BuildCancelled``, nothing cached),
+so Ctrl-C and ros2 launch's SIGINT are honoured within a step instead of ending in launch's SIGKILL.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
 from derain_seg_ros.runtime.engine_cache import EngineKey, load_or_build
@@ -45,13 +51,38 @@ def gpu_name() -> str:
     return torch.cuda.get_device_name()
 
 
+class BuildCancelled(DerainSegError, RuntimeError):
+    """The engine build was stopped on request (a signal); nothing was cached."""
+
+
+def stop_monitor(trt, stop: Callable[[], bool]):
+    """A TensorRT progress monitor whose every step asks ``stop()``; returning False cancels the build."""
+
+    class StopMonitor(trt.IProgressMonitor):
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+
+        def phase_start(self, phase_name, parent_phase, num_steps) -> None:
+            pass
+
+        def step_complete(self, phase_name, step) -> bool:
+            return not stop()
+
+        def phase_finish(self, phase_name) -> None:
+            pass
+
+    return StopMonitor()
+
+
 def strongly_typed(version: str) -> bool:
     """TensorRT >= 11 builds every network strongly typed: precision comes from the graph."""
     return int(version.split(".")[0]) >= 11
 
 
-def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache: Path) -> bytes:
-    """Parse the ONNX file and build a serialised engine (minutes for ResNet-101 at 1024x2048)."""
+def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache: Path,
+                       stop: Callable[[], bool] | None = None) -> bytes:
+    """Parse the ONNX file and build a serialised engine (minutes for ResNet-101 at 1024x2048);
+    ``stop()`` turning True cancels the build (``BuildCancelled``)."""
     import tensorrt as trt
 
     log.info("building the TensorRT engine (%s) from %s: this takes minutes for large graphs", precision, onnx_path.name)
@@ -79,8 +110,13 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
         profile = builder.create_optimization_profile()
         profile.set_shape(rainy.name, (1, h, w, c), (batch, h, w, c), (batch, h, w, c))
         config.add_optimization_profile(profile)
+    if stop is not None:
+        config.progress_monitor = stop_monitor(trt, stop)
     started = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
+    if stop is not None and stop():
+        raise BuildCancelled(f"TensorRT engine build stopped on request after {time.perf_counter() - started:.1f} s; "
+                             "nothing was cached")
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
     atomic_write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
@@ -91,6 +127,7 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
 class TensorRTEngine:
     name = "tensorrt"
     onnx_path: Path | None = None
+    cache_state = ""  # "loaded from <dir>" or "built, cached in <dir>": the node's /diagnostics show it
 
     def __init__(self, engine_bytes: bytes) -> None:
         import tensorrt as trt
@@ -130,12 +167,14 @@ class TensorRTEngine:
         version = trt_version()
         onnx_path = ensure_onnx(spec, half=spec.precision == "fp16" and strongly_typed(version))
         key = EngineKey.for_onnx(onnx_path, spec.precision, version, gpu_name(), spec.batch)
+        stop = {"stop": spec.stop} if spec.stop is not None else {}
         engine_bytes, built = load_or_build(spec.cache, key, lambda: build_engine_bytes(
-            onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache"))
+            onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache", **stop))
         if not built:  # a build has said so itself
             log.info("TensorRT engine loaded from the cache in %s", spec.cache)
         engine = cls(engine_bytes)
         engine.onnx_path = onnx_path  # what it was built from: `derain-seg export --build-engine --out` copies it
+        engine.cache_state = f"built, cached in {spec.cache}" if built else f"loaded from {spec.cache}"
         return engine
 
     def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
