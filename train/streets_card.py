@@ -15,28 +15,17 @@ from typing import Any
 
 from derain_seg_ros.data.io import parse_size
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest
-from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from derain_seg_ros.runtime.shipped import pack_for_shipping, sha256_of
 from train.evaluate import do_no_harm
 from train.loop import stage_result
 from train.provenance import machine
-from train.streets_report import kind_scores, report
+from train.streets_report import kind_scores, name_path_pairs, report
 
 RECIPE = "make weights  # = bash scripts/make_weights.sh (CAMVID=path/to/camvid)"
 LICENCE = ("CC BY-NC 4.0 (personal and research use): trained on CamVid (Brostow et al. 2009, SegNet's 11-class "
            "form), whose licence the weights inherit. For commercial use take `--model embedded` (procedural scenes only).")
-
-
-def _pairs(values: list[str]) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep:
-            raise DerainSegError(f"expected NAME=PATH, got {value!r}")
-        pairs[name] = path
-    return pairs
 
 
 def stage_minutes(run: Path) -> dict[str, float]:
@@ -60,10 +49,10 @@ def ship_streets(run: Path, out: Path, card_path: Path, eval_data: list[str], dr
     today = dt.date.today().isoformat()
     out = pack_for_shipping(stage_result(run / "stage2"), out, recipe=RECIPE, date=today)
     pipeline, _ = load_pipeline(out)
-    sets = {kind: Path(path) for kind, path in _pairs(eval_data).items()}
+    sets = {kind: Path(path) for kind, path in name_path_pairs(eval_data, "--eval-data").items()}
     results = {kind: kind_scores(pipeline, root, None, no_refine=True) for kind, root in sets.items()}
     dry: dict[str, dict[str, Any]] = {}
-    for name, spec in _pairs(dry_specs).items():
+    for name, spec in name_path_pairs(dry_specs, "--dry").items():
         folder, _, size = spec.partition("@")
         dry[name] = do_no_harm(pipeline, folder, parse_size(size) if size else None)
     text = card(out, run, results, dry, sets, today)

@@ -42,9 +42,10 @@ def summary_row(kind: str, s: dict[str, Any]) -> str:
     r, d = s["rainy"], s["derained"]
     cost = d["clean_in_miou"] - r["miou"]
     recovered = f"{100 * (d['miou'] - r['miou']) / cost:.0f} %" if cost > 0 else "– (rain costs nothing)"
+    share = f"{100 * d['miou'] / d['clean_in_miou']:.1f} %" if d["clean_in_miou"] > 0 else "–"
     return (f"| {kind} | {d['images']} | {r['psnr_rgb']:.2f} | {d['psnr_rgb']:.2f} ({d['psnr_rgb'] - r['psnr_rgb']:+.2f}) | "
             f"{r['ssim_rgb']:.4f} / {d['ssim_rgb']:.4f} | {d['worse_than_input']} ({d['psnr_gain_rgb_min']:+.2f}) | "
-            f"{d['clean_in_miou']:.2f} | {r['miou']:.2f} | {d['miou']:.2f} ({100 * d['miou'] / d['clean_in_miou']:.1f} %) | "
+            f"{d['clean_in_miou']:.2f} | {r['miou']:.2f} | {d['miou']:.2f} ({share}) | "
             f"{recovered} |")
 
 
@@ -105,7 +106,8 @@ def figure(pipeline: DerainSegPipeline, data: dict[str, Path], out: Path, frames
     return panel_grid(rows, out, title="Held-out real frames under each rain kind")
 
 
-def _pairs(values: list[str], what: str) -> dict[str, str]:
+def name_path_pairs(values: list[str], what: str) -> dict[str, str]:
+    """NAME=PATH arguments as a dict (a user error names the option)."""
     pairs = {}
     for value in values:
         name, sep, path = value.partition("=")
@@ -126,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        data = {k: Path(v) for k, v in _pairs(args.data, "--data").items()}
-        dry_specs = _pairs(args.dry, "--dry")
+        data = {k: Path(v) for k, v in name_path_pairs(args.data, "--data").items()}
+        dry_specs = name_path_pairs(args.dry, "--dry")
         checkpoint = resolve_checkpoint(args.checkpoint)
         pipeline, _ = load_pipeline(checkpoint)
         args.out.mkdir(parents=True, exist_ok=True)
