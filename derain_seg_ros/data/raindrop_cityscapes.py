@@ -157,6 +157,9 @@ def make_item(spec: SynthSpec, out: Path, index: int, split: str) -> dict[str, A
     name = item_name(source, index, sequence)
     record_path = out / "items" / f"{name}.json"
     if (kept := _record_ok(out, record_path, spec_digest(spec))) is not None:
+        if kept.get("split") != split:  # made before splits went by frame: the same pixels, the split of today
+            kept["split"] = split
+            _write_json(record_path, kept)
         return kept
     scene = source.scene(sequence % len(source))
     clean, label = _fit(scene.image, scene.label, spec)
