@@ -15,8 +15,8 @@ reconstruction (data only, no code). Anything else is refused in one line.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,11 @@ from derain_seg_ros.nets.pipeline import DerainSegPipeline, with_bypass
 
 FORMAT = "derain_seg_ros/1"
 # What checkpoints written before plain-data RNG state pickled (numpy.random.get_state()'s key array).
-NUMPY_ARRAY_GLOBALS = [np.dtype, np.ndarray, np.dtypes.UInt32DType, np.dtypes.Int64DType, np.dtypes.Float64DType,
-                       np._core.multiarray._reconstruct]
+# numpy 2 moved numpy.core to numpy._core and numpy < 1.25 has no numpy.dtypes (ROS Humble's system numpy is 1.21).
+_MULTIARRAY = getattr(np, "_core", None) or np.core
+_DTYPES = getattr(np, "dtypes", None)
+NUMPY_ARRAY_GLOBALS = [np.dtype, np.ndarray, _MULTIARRAY.multiarray._reconstruct] + (
+    [_DTYPES.UInt32DType, _DTYPES.Int64DType, _DTYPES.Float64DType] if _DTYPES is not None else [])
 
 
 class CheckpointError(DerainSegError, RuntimeError):
