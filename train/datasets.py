@@ -105,7 +105,7 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
                             for r in roots]
     if d.val_count:  # the held-out items never train any stage, nor their scenes under another set's rain
         held = held_out_scenes(cfg)
-        parts = [EpochSubset(part, [i for i, it in enumerate(part.items) if it.get("scene", it["name"]) not in held])  # type: ignore[attr-defined]
+        parts = [EpochSubset(part, [i for i, it in enumerate(part.items) if scene_of(it) not in held])  # type: ignore[attr-defined]
                  for part in parts]
     dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
     if stage0 or d.dry_fraction + d.faint_fraction == 0:
@@ -119,11 +119,16 @@ def _held_out(cfg: TrainConfig, available: int) -> int:
     return cfg.data.val_count
 
 
+def scene_of(item: dict[str, Any]) -> str:
+    """The source frame a manifest item was rendered from (older manifests: the item itself)."""
+    return item.get("scene", item["name"])
+
+
 def held_out_scenes(cfg: TrainConfig) -> set[str]:
     """The scenes of the last ``data.val_count`` train items of the main set (a set rendered over the
     same photos, e.g. the same street under another rain kind, holds them out too)."""
     items = RaindropCityscapesDataset(ensure_dataset(cfg), "train").items
-    return {it.get("scene", it["name"]) for it in items[len(items) - _held_out(cfg, len(items)):]}
+    return {scene_of(it) for it in items[len(items) - _held_out(cfg, len(items)):]}
 
 
 def validation_items(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -135,7 +140,7 @@ def validation_items(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray, np.
     for root in [ensure_dataset(cfg)] + [Path(r) for r in cfg.data.extra_roots]:
         data = RaindropCityscapesDataset(root, "train")
         for i, it in enumerate(data.items):
-            if it.get("scene", it["name"]) in held:
+            if scene_of(it) in held:
                 item = data[i]
                 triples.append((item["rainy"].numpy(), item["clean"].numpy(), item["label"].numpy().astype(np.uint8)))
     dry = {t[1].tobytes(): (t[1], t[1], t[2]) for t in triples}
@@ -154,7 +159,7 @@ def class_weights(cfg: TrainConfig, num_classes: int, power: float) -> torch.Ten
     held = held_out_scenes(cfg) if cfg.data.val_count else set()
     counts = np.zeros(num_classes, np.int64)
     for item in data.items:
-        if item.get("scene", item["name"]) not in held:
+        if scene_of(item) not in held:
             label = read_item(data.root, item)["label"]
             counts += np.bincount(label[label < num_classes].ravel(), minlength=num_classes)
     freq = counts / max(1, counts.sum())

@@ -101,8 +101,9 @@ def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sam
             dry = engine.infer([clean])  # do no harm: a dry frame must come out as it went in
             _add(scores, "clean_in_psnr_rgb", psnr(dry.derained[0], clean, "rgb", max_db=PSNR_CAP_DB))
             clean_in_confusion.update(dry.labels[0], label)
-            _add(scores, "worse_than_input", float(psnr(image, clean, "rgb") < psnr(rainy, clean, "rgb")))
-            _add(scores, "rainy_psnr_rgb", psnr(rainy, clean, "rgb", max_db=PSNR_CAP_DB))
+            before, after = psnr(rainy, clean, "rgb"), psnr(image, clean, "rgb")
+            _add(scores, "worse_than_input", float(after < before))
+            _add(scores, "rainy_psnr_rgb", min(before, PSNR_CAP_DB))
         else:
             image = rainy if mode == "rainy" else clean
             labels = segment(pipeline, image)

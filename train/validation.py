@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,23 +23,27 @@ log = logging.getLogger("train")
 Triple = tuple[np.ndarray, np.ndarray, np.ndarray]  # rainy, clean, trainIds (uint8, 255 = ignore)
 
 
+def _passes(pipeline: DerainSegPipeline, rainy: Sequence[np.ndarray], batch: int, segment: bool
+            ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(8-bit derained image, labels or None) per frame, in batches; eval mode, no gradient, no RNG."""
+    pipeline.eval()
+    device = next(pipeline.parameters()).device
+    with torch.no_grad():
+        for start in range(0, len(rainy), batch):
+            out = pipeline(to_float_nchw(np.stack(rainy[start:start + batch])).to(device), segment=segment)
+            labels = out["labels"].cpu().numpy() if segment else [None] * len(out["derained"])
+            yield from zip(to_uint8_hwc(out["derained"]), labels, strict=True)
+
+
 def psnr_validator(pipeline: DerainSegPipeline, pairs: list[tuple[np.ndarray, np.ndarray]],
                    batch: int = 8) -> Callable[[], float]:
-    """A score function over (rainy, clean) uint8 pairs of one size; eval mode, no gradient, no RNG."""
+    """A score function over (rainy, clean) uint8 pairs of one size: their mean RGB PSNR."""
     if not pairs:
         raise ValueError("validation needs at least one pair")
 
     def score() -> float:
-        pipeline.eval()
-        device = next(pipeline.parameters()).device
-        values = []
-        with torch.no_grad():
-            for start in range(0, len(pairs), batch):
-                chunk = pairs[start:start + batch]
-                rainy = to_float_nchw(np.stack([r for r, _ in chunk])).to(device)
-                outputs = to_uint8_hwc(pipeline(rainy, segment=False)["derained"])
-                values += [psnr(out, clean, "rgb", max_db=PSNR_CAP_DB) for out, (_, clean) in zip(outputs, chunk, strict=True)]
-        return float(np.mean(values))
+        outputs = _passes(pipeline, [r for r, _ in pairs], batch, segment=False)
+        return float(np.mean([psnr(out, clean, "rgb", max_db=PSNR_CAP_DB) for (out, _), (_, clean) in zip(outputs, pairs, strict=True)]))
     return score
 
 
@@ -47,19 +51,6 @@ def guarded_score(miou: float, psnr_db: float, start_psnr_db: float, guard_db: f
     """mIoU while the mean PSNR stays within ``guard_db`` of the start's, else -inf (never selected).
     The start itself always passes, so a stage hands on its start unless something beats it."""
     return miou if psnr_db >= start_psnr_db - guard_db else -math.inf
-
-
-def _outputs(pipeline: DerainSegPipeline, triples: Sequence[Triple], batch: int) -> tuple[list[float], ConfusionMatrix]:
-    device = next(pipeline.parameters()).device
-    values, confusion = [], ConfusionMatrix()
-    with torch.no_grad():
-        for start in range(0, len(triples), batch):
-            chunk = triples[start:start + batch]
-            out = pipeline(to_float_nchw(np.stack([t[0] for t in chunk])).to(device))
-            for image, labels, (_, clean, target) in zip(to_uint8_hwc(out["derained"]), out["labels"].cpu().numpy(), chunk, strict=True):
-                values.append(psnr(image, clean, "rgb", max_db=PSNR_CAP_DB))
-                confusion.update(labels, target)
-    return values, confusion
 
 
 def miou_validator(pipeline: DerainSegPipeline, triples: list[Triple], guard_db: float,
@@ -70,8 +61,10 @@ def miou_validator(pipeline: DerainSegPipeline, triples: list[Triple], guard_db:
         raise ValueError("mIoU selection needs labelled held-out items (data.val_count of a labelled main set)")
 
     def measure() -> tuple[float, float]:
-        pipeline.eval()
-        values, confusion = _outputs(pipeline, triples, batch)
+        values, confusion = [], ConfusionMatrix()
+        for (image, labels), (_, clean, target) in zip(_passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True):
+            values.append(psnr(image, clean, "rgb", max_db=PSNR_CAP_DB))
+            confusion.update(labels, target)
         return 100 * confusion.miou(classes), float(np.mean(values))
 
     _, start_psnr = measure()

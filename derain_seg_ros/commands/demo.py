@@ -35,8 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/scene_demo/seed<SEED>)")
     parser.add_argument("--photos", type=Path, default=None,
                         help="real photos instead of procedural scenes: each under the car, paper and pane rain (--size resizes them)")
-    parser.add_argument("--model", choices=("streets", "embedded"), default=None,
-                        help="shipped model when no --checkpoint (default: streets)")
+    from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, MODELS
+
+    parser.add_argument("--model", choices=tuple(MODELS), default=None,
+                        help=f"shipped model when no --checkpoint (default: {DEFAULT_MODEL})")
 
 
 def _finite(value):
