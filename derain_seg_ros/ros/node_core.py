@@ -159,16 +159,17 @@ class NodeCore:
         ``decode`` runs later, in the inference thread, and a failure there is counted as rejected."""
         now = self.clock()
         stamp = self.stamp_ns(header) if self.stamp_ns is not None else None
-        with self._cond:
+        wanted = self.wanted(camera)  # no subscriber to any output: no inference (asked outside the lock: it may ask DDS)
+        with self._cond:  # received and idle move together: a snapshot never sees one without the other
             if self._stop:
                 return False
             counts = self.stats[camera].counts
             counts["received"] += 1
             if stamp is not None:
                 counts["lost"] += self.gaps[camera].observe(stamp)
-        if not self.wanted(camera):  # no subscriber to any output: no inference (outside the lock: it may ask DDS)
-            self._count(camera, "idle")
-            return False
+            if not wanted:
+                counts["idle"] += 1
+                return False
         with self._cond:
             if self._slots[camera] is not None:
                 self.stats[camera].counts["dropped"] += 1
