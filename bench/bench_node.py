@@ -7,8 +7,9 @@ A helper process (its own DDS participant) publishes the cameras with fresh stam
 every output, as rviz or a perception stack would; the node runs in this process, so this process's
 CPU time is the node's. Per transport it reports the processed rate per camera, frames dropped in the
 latest-frame slot, lost before arrival (stamp gaps) and idle, the CPU time per processed frame spent
-outside the networks (process CPU minus the engine calls' CPU) beside the engine's own time per
-frame, and the end-to-end latency (stamp to publish). The node's overhead should stay under 5 % of
+outside the networks (process CPU minus the engine calls' CPU, where what the node's executor and
+post-processing threads do during a call is the node's, and a call that straddles the window counts only
+its part inside) beside the engine's own time per frame, and the end-to-end latency (stamp to publish). The node's overhead should stay under 5 % of
 the pipeline's time per frame. Results are printed; ``--out FILE`` appends them as a Markdown table.
 """
 
@@ -90,6 +91,14 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def thread_cpu(thread: threading.Thread) -> float:
+    """CPU seconds one thread has used (0 once it has ended)."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    except (OSError, TypeError):
+        return 0.0
+
+
 class TimedEngine:
     """The engine, with the CPU time its calls take counted (the rest of the process's CPU is the node's)."""
 
@@ -97,19 +106,41 @@ class TimedEngine:
         self.engine, self.name, self.max_batch = engine, engine.name, engine.max_batch
         self.cpu_s = self.wall_s = 0.0
         self.frames = 0
+        self.node_threads: list[threading.Thread] = []  # executor and post-processing: their CPU is the node's
+        # (process CPU, node threads' CPU) when the call now running began
+        self._running: tuple[float, float] | None = None
         self._lock = threading.Lock()
+
+    def _node_threads_cpu(self) -> float:
+        return sum(thread_cpu(t) for t in self.node_threads)
+
+    def _engine_cpu_since(self, start: tuple[float, float]) -> float:
+        return (time.process_time() - start[0]) - (self._node_threads_cpu() - start[1])
 
     def infer(self, frames):
         # Process CPU, not the calling thread's: a CPU engine spends most of its time in torch's or onnxruntime's
-        # own worker threads, which thread_time() would book as node overhead. What the node's other threads do
-        # during a call is booked to the engine, so the overhead below is a lower bound while a call runs.
-        cpu, wall = time.process_time(), time.perf_counter()
-        out = self.engine.infer(frames)
+        # own worker threads, which thread_time() would book as node overhead. What the node's executor and
+        # post-processing threads do meanwhile (callbacks for the frames that keep arriving, publishing the
+        # previous batch) is theirs, not the engine's; DDS's own threads are still booked to the engine.
+        start, wall = (time.process_time(), self._node_threads_cpu()), time.perf_counter()
         with self._lock:
-            self.cpu_s += time.process_time() - cpu
-            self.wall_s += time.perf_counter() - wall
-            self.frames += len(frames)
-        return out
+            self._running = start
+        try:
+            return self.engine.infer(frames)
+        finally:
+            with self._lock:
+                self.cpu_s += self._engine_cpu_since(start)
+                self.wall_s += time.perf_counter() - wall
+                self.frames += len(frames)
+                self._running = None
+
+    def snapshot(self) -> tuple[float, float, int]:
+        """(engine CPU, wall, frames) so far; the CPU counts the part of a call still running, so that the
+        difference of two snapshots is the engine's CPU inside that window, not whole calls that straddle it
+        (a CPU engine's call is ~1 s at two cores: whole calls moved the node's figure by tens of ms a frame)."""
+        with self._lock:
+            cpu = self.cpu_s + (self._engine_cpu_since(self._running) if self._running is not None else 0.0)
+            return cpu, self.wall_s, self.frames
 
     def close(self) -> None:
         self.engine.close()
@@ -123,8 +154,15 @@ def run_transport(args: argparse.Namespace, transport: str, checkpoint: str) -> 
     from derain_seg_ros.ros.node import DerainSegNode
 
     cams = [f"cam{i}" for i in range(args.cameras)]
-    params = {"cameras": cams, "transport": transport, "checkpoint": checkpoint, "backend": args.backend,
-              "precision": args.precision, "batch": args.cameras, "diagnostics_period_s": 1.0}
+    params = {
+        "cameras": cams,
+        "transport": transport,
+        "checkpoint": checkpoint,
+        "backend": args.backend,
+        "precision": args.precision,
+        "batch": args.cameras,
+        "diagnostics_period_s": 1.0,
+    }
     if args.process:
         params.update(process_height=args.process[0], process_width=args.process[1])
     context = rclpy.Context()
@@ -136,17 +174,26 @@ def run_transport(args: argparse.Namespace, transport: str, checkpoint: str) -> 
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    helper = subprocess.Popen([sys.executable, "-c", HELPER, json.dumps([cams, args.rate, *args.size, transport,
-                                                                        args.seconds + args.warmup])],
-                              stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    timed.node_threads = [spinner, node.core._post_thread]
+    helper = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HELPER,
+            json.dumps([cams, args.rate, *args.size, transport, args.seconds + args.warmup]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         assert helper.stdout.readline().strip() == "ready", "the camera helper did not start"
         time.sleep(args.warmup)  # first frames: engine warm-up, DDS matching
         counts0 = {cam: dict(c) for cam, (c, _, _) in node.core.snapshot().items()}
-        cpu0, engine_cpu0, engine_wall0, frames0 = time.process_time(), timed.cpu_s, timed.wall_s, timed.frames
+        cpu0, (engine_cpu0, engine_wall0, frames0) = time.process_time(), timed.snapshot()
         time.sleep(args.seconds)
         snapshot = node.core.snapshot()
-        cpu1, engine_cpu1, engine_wall1, frames1 = time.process_time(), timed.cpu_s, timed.wall_s, timed.frames
+        cpu1, (engine_cpu1, engine_wall1, frames1) = time.process_time(), timed.snapshot()
         result = json.loads(helper.stdout.readline())
         try:
             helper.wait(30)
@@ -163,26 +210,39 @@ def run_transport(args: argparse.Namespace, transport: str, checkpoint: str) -> 
     processed = max(window["processed"], 1)
     engine_ms = (engine_wall1 - engine_wall0) / max(frames1 - frames0, 1) * 1000
     node_ms = ((cpu1 - cpu0) - (engine_cpu1 - engine_cpu0)) / processed * 1000
-    return {"transport": transport, "rate_in_hz": args.rate, "processed_hz_per_camera": window["processed"] / args.seconds / len(cams),
-            "dropped": window["dropped"], "lost": window["lost"], "idle": window["idle"], "rejected": window["rejected"],
-            "node_cpu_ms_per_frame": node_ms, "engine_ms_per_frame": engine_ms,
-            "overhead_pct": 100 * node_ms / max(engine_ms, 1e-9),
-            "latency_p50_ms": float(np.percentile(ages, 50)) if ages.size else float("nan"),
-            "latency_p99_ms": float(np.percentile(ages, 99)) if ages.size else float("nan"),
-            "outputs_received": sum(result["received"].values()), "engine": timed.name}
+    return {
+        "transport": transport,
+        "rate_in_hz": args.rate,
+        "processed_hz_per_camera": window["processed"] / args.seconds / len(cams),
+        "dropped": window["dropped"],
+        "lost": window["lost"],
+        "idle": window["idle"],
+        "rejected": window["rejected"],
+        "node_cpu_ms_per_frame": node_ms,
+        "engine_ms_per_frame": engine_ms,
+        "overhead_pct": 100 * node_ms / max(engine_ms, 1e-9),
+        "latency_p50_ms": float(np.percentile(ages, 50)) if ages.size else float("nan"),
+        "latency_p99_ms": float(np.percentile(ages, 99)) if ages.size else float("nan"),
+        "outputs_received": sum(result["received"].values()),
+        "engine": timed.name,
+    }
 
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
-    head = (f"\n### Node benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()} "
-            f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)\n\n"
-            f"{args.cameras} cameras at {args.rate:g} Hz, {args.size[0]}x{args.size[1]}, processed at "
-            f"{'x'.join(map(str, args.process)) if args.process else 'camera size'}, {args.seconds:g} s measured\n\n"
-            "| transport | engine | processed Hz/camera | dropped | lost | node CPU ms/frame | engine ms/frame | "
-            "overhead | stamp→publish p50 / p99 ms |\n|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        f"\n### Node benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()} "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)\n\n"
+        f"{args.cameras} cameras at {args.rate:g} Hz, {args.size[0]}x{args.size[1]}, processed at "
+        f"{'x'.join(map(str, args.process)) if args.process else 'camera size'}, {args.seconds:g} s measured\n\n"
+        "| transport | engine | processed Hz/camera | dropped | lost | node CPU ms/frame | engine ms/frame | "
+        "overhead | stamp→publish p50 / p99 ms |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
     return head + "".join(
         f"| {r['transport']} | {r['engine']} | {r['processed_hz_per_camera']:.1f} | {r['dropped']} | {r['lost']} | "
         f"{r['node_cpu_ms_per_frame']:.2f} | {r['engine_ms_per_frame']:.1f} | {r['overhead_pct']:.1f} % | "
-        f"{r['latency_p50_ms']:.0f} / {r['latency_p99_ms']:.0f} |\n" for r in rows)
+        f"{r['latency_p50_ms']:.0f} / {r['latency_p99_ms']:.0f} |\n"
+        for r in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=2)
     parser.add_argument("--rate", type=float, default=30.0, help="Hz per camera")
     parser.add_argument("--size", type=parse_size, default=(1080, 1920), help="camera frames HxW")
-    parser.add_argument("--process", type=parse_size, default=(512, 1024), help="processing size HxW (0x0: camera size)")
+    parser.add_argument(
+        "--process", type=parse_size, default=(512, 1024), help="processing size HxW (0x0: camera size)"
+    )
     parser.add_argument("--transports", nargs="+", default=["raw", "compressed"], choices=("raw", "compressed"))
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time per transport")
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -208,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             from derain_seg_ros.nets.pipeline import DerainSegPipeline
             from derain_seg_ros.runtime.checkpoint import save_checkpoint
 
-            checkpoint = str(save_checkpoint(Path(tmp) / "small.pt", DerainSegPipeline(PipelineConfig.small())))
+            checkpoint = str(
+                save_checkpoint(Path(tmp) / "small.pt", DerainSegPipeline.from_config(PipelineConfig.small()))
+            )
         rows = []
         for transport in args.transports:
             row = run_transport(args, transport, checkpoint)

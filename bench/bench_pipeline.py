@@ -17,8 +17,20 @@ from pathlib import Path
 from derain_seg_ros.cli import main
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-DEFAULTS = ["--sizes", "512x1024", "1024x2048", "--batches", "1", "2", "--backends", "torch", "onnxruntime", "tensorrt",
-            "--out", str(RESULTS)]
+DEFAULTS = [
+    "--sizes",
+    "512x1024",
+    "1024x2048",
+    "--batches",
+    "1",
+    "2",
+    "--backends",
+    "torch",
+    "onnxruntime",
+    "tensorrt",
+    "--out",
+    str(RESULTS),
+]
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *DEFAULTS, *sys.argv[1:]]))  # later options win

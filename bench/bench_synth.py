@@ -38,25 +38,42 @@ def run_one(size: str, preset: str, count: int, workers: int, seed: int) -> dict
         start = time.perf_counter()
         synthesize(spec, tmp, workers=workers, progress=False)
         wall = time.perf_counter() - start
-        densities = [it["rain"].get("density") or it["rain"].get("streak_density") for it in load_manifest(tmp)["items"]]
+        densities = [
+            it["rain"].get("density") or it["rain"].get("streak_density") for it in load_manifest(tmp)["items"]
+        ]
     mix = {d: densities.count(d) for d in ("light", "medium", "heavy")}
-    return {"size": size, "preset": preset, "count": count, "workers": workers, "wall_s": wall, "img_s": count / wall,
-            "load": (load_before + os.getloadavg()[0]) / 2, "mix": mix}
+    return {
+        "size": size,
+        "preset": preset,
+        "count": count,
+        "workers": workers,
+        "wall_s": wall,
+        "img_s": count / wall,
+        "load": (load_before + os.getloadavg()[0]) / 2,
+        "mix": mix,
+    }
 
 
 def append(rows: list[dict], path: Path) -> None:
     """Append a dated table (earlier results are kept), written atomically."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = " ".join(["python bench/bench_synth.py", *sys.argv[1:]])
-    lines = ["", "## derain-seg synth: images per second, car preset vs legacy", "",
-             f"{stamp} · CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores · numpy {np.__version__}"
-             f" · OpenCV {cv2.__version__} · `{command}` · the load average includes the benchmark's own workers", "",
-             "| size | preset | images | workers | wall s | images/s | load avg (1 min) during | light/medium/heavy |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "",
+        "## derain-seg synth: images per second, car preset vs legacy",
+        "",
+        f"{stamp} · CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores · numpy {np.__version__}"
+        f" · OpenCV {cv2.__version__} · `{command}` · the load average includes the benchmark's own workers",
+        "",
+        "| size | preset | images | workers | wall s | images/s | load avg (1 min) during | light/medium/heavy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         mix = "/".join(str(r["mix"][d]) for d in ("light", "medium", "heavy"))
-        lines.append(f"| {r['size']} | {r['preset']} | {r['count']} | {r['workers']} | {r['wall_s']:.1f} | {r['img_s']:.2f} "
-                     f"| {r['load']:.1f} | {mix} |")
+        lines.append(
+            f"| {r['size']} | {r['preset']} | {r['count']} | {r['workers']} | {r['wall_s']:.1f} | {r['img_s']:.2f} "
+            f"| {r['load']:.1f} | {mix} |"
+        )
     old = path.read_text() if path.exists() else "# Benchmark results\n"
     atomic_write_bytes(path, (old.rstrip("\n") + "\n" + "\n".join(lines) + "\n").encode())
 
@@ -74,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         for preset in args.presets:
             row = run_one(size, preset, args.count or COUNTS.get(size, 40), args.workers, args.seed)
-            print(f"{size} {preset}: {row['img_s']:.2f} images/s ({row['count']} in {row['wall_s']:.1f} s, load {row['load']:.1f})", flush=True)
+            print(
+                f"{size} {preset}: {row['img_s']:.2f} images/s ({row['count']} in {row['wall_s']:.1f} s, load {row['load']:.1f})",
+                flush=True,
+            )
             rows.append(row)
     append(rows, args.out)
     return 0

@@ -23,7 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("derain_seg_ros.commands.export", "export the pipeline to ONNX (and build a TensorRT engine)"),
     "bag": ("derain_seg_ros.commands.bag", "process a rosbag2 offline, or write a demo bag"),
     "tobag": ("derain_seg_ros.commands.tobag", "turn image folders (RobotCar(R) or any) into a rosbag2"),
-    "play": ("derain_seg_ros.commands.play", "publish a bag's camera topics live through rclpy (ros2 bag play without rosbag2)"),
+    "play": (
+        "derain_seg_ros.commands.play",
+        "publish a bag's camera topics live through rclpy (ros2 bag play without rosbag2)",
+    ),
     "bench": ("derain_seg_ros.commands.bench", "time the pipeline per stage and end to end"),
     "demo": ("derain_seg_ros.commands.demo", "run the pipeline on a generated rainy street scene"),
 }
@@ -56,8 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         selected = argv[:1] == [name]
-        sub_parser = sub.add_parser(name, help=help_text, formatter_class=HelpFormatter,
-                                    description=_description(module_name, help_text) if selected else help_text)
+        sub_parser = sub.add_parser(
+            name,
+            help=help_text,
+            formatter_class=HelpFormatter,
+            description=_description(module_name, help_text) if selected else help_text,
+        )
         if selected:
             importlib.import_module(module_name).add_arguments(sub_parser)
     args = parser.parse_args(argv)

@@ -75,8 +75,11 @@ def remove_stale_temps(path: str | os.PathLike, suffix: str = ".tmp", max_age_s:
     if path.parent.is_dir():
         for candidate in path.parent.iterdir():
             try:
-                if pattern.fullmatch(candidate.name) and candidate.is_file() and \
-                        time.time() - candidate.stat().st_mtime > max_age_s:
+                if (
+                    pattern.fullmatch(candidate.name)
+                    and candidate.is_file()
+                    and time.time() - candidate.stat().st_mtime > max_age_s
+                ):
                     candidate.unlink()
                     removed.append(candidate)
             except OSError:  # gone meanwhile, or not ours to remove

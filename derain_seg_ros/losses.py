@@ -1,4 +1,4 @@
-"""The paper's losses (PAPER.md, "Losses"), differentiable, on images in [0, 1].
+"""The paper's losses (docs/paper.md), differentiable, on images in [0, 1].
 
 Every training variant of Table 1 is one ``LossWeights``: which terms count and how much, so the
 one-stage and two-stage trainings are configurations, not copies of a loop.
@@ -32,7 +32,9 @@ def ssim(x: Tensor, y: Tensor, window_size: int = 11, sigma: float = 1.5, data_r
     the 'valid' region (skimage crops the border the window overhangs).
     """
     if x.shape != y.shape or x.dim() != 4:
-        raise ValueError(f"ssim expects two N x C x H x W tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"ssim expects two N x C x H x W tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     channels = x.shape[1]
     g = _gaussian_window(window_size, sigma, x.dtype, str(x.device))
     kernel_h = g.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
@@ -62,7 +64,7 @@ def derain_loss(x: Tensor, y: Tensor, alpha: float = 0.85) -> Tensor:
 
 LOG_MSE_EPS = 1e-5
 """Default floor of the per-image MSE in ``log_mse_loss`` (50 dB): closer to clean than that an
-image's pull stops growing. Measured at a quarter budget (README, "The log-MSE term"): a floor of
+image's pull stops growing. Measured at a quarter budget (docs/results.md, "The log-MSE term"): a floor of
 1e-6 lets the dry items' gradient (1 / MSE) drown the rainy ones', 1e-4 protects nearly dry
 frames too little."""
 
@@ -87,7 +89,9 @@ def refine_loss(refined: list[Tensor], clean: Tensor, alpha: float = 0.85) -> Te
     return 0.5 * intermediate + derain_loss(refined[-1], clean, alpha)
 
 
-def semantic_loss(pred: SegmentationOutput, target: SegmentationOutput, lf_layer: str = "layer1", lf_weight: float = 0.1) -> Tensor:
+def semantic_loss(
+    pred: SegmentationOutput, target: SegmentationOutput, lf_layer: str = "layer1", lf_weight: float = 0.1
+) -> Tensor:
     """L_H, eq. (4): mean L1 over the 5 ASPP branches + lf_weight * L1 of one backbone feature.
 
     The clean image's features are a fixed target: no gradient flows into them.
@@ -137,7 +141,9 @@ def pipeline_loss(
     if weights.refine:
         terms["refine"] = refine_loss(out["refined"], clean, weights.alpha)
     if weights.log_mse:
-        terms["log_mse"] = log_mse_loss(out["refined"][-1] if weights.refine else out["coarse"], clean, weights.log_mse_eps)
+        terms["log_mse"] = log_mse_loss(
+            out["refined"][-1] if weights.refine else out["coarse"], clean, weights.log_mse_eps
+        )
     if weights.semantic:
         if seg_pred is None or seg_clean is None:
             raise ValueError("L_H needs DeepLab features of the derained and the clean image")

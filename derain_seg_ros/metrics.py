@@ -70,7 +70,7 @@ class ConfusionMatrix:
         index = target[keep] * self.num_classes + pred[keep]
         self.matrix += np.bincount(index, minlength=self.num_classes**2).reshape(self.num_classes, self.num_classes)
 
-    def merge(self, other: "ConfusionMatrix") -> None:
+    def merge(self, other: ConfusionMatrix) -> None:
         self.matrix += other.matrix
 
     def iou(self) -> np.ndarray:
@@ -87,10 +87,6 @@ class ConfusionMatrix:
         class its IoU."""
         iou = self.iou() if classes is None else self.iou()[list(classes)]
         return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else math.nan
-
-    def pixel_accuracy(self) -> float:
-        total = self.matrix.sum()
-        return float(np.trace(self.matrix) / total) if total else math.nan
 
     def table(self) -> list[tuple[str, float]]:
         names = TRAIN_NAMES if self.num_classes == NUM_CLASSES else tuple(str(i) for i in range(self.num_classes))

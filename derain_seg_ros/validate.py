@@ -44,8 +44,15 @@ def number(low: float | None = None, high: float | None = None, *, integer: bool
     return parse
 
 
-def in_range(value: float, low: float | None, high: float | None, what: str | None, *, integer: bool = False,
-             shown: str | None = None) -> float:
+def in_range(
+    value: float,
+    low: float | None,
+    high: float | None,
+    what: str | None,
+    *,
+    integer: bool = False,
+    shown: str | None = None,
+) -> float:
     """``value`` if finite and within [low, high]; else a ``ValueRangeError`` naming ``what`` and the range."""
     kind = "a whole number" if integer else "a number"
     ok = math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)

@@ -36,11 +36,17 @@ def main(paths: list[str]) -> int:
         image = read_rgb(path)
         h, w = image.shape[:2]
         side = min(h, w)
-        crop = image[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2]
-        x = torch.from_numpy(cv2.resize(crop, (224, 224), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
+        crop = image[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
+        x = (
+            torch.from_numpy(cv2.resize(crop, (224, 224), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float()
+            / 255
+        )
         with torch.no_grad():
             top = model.classify((x - mean) / std).softmax(1)[0].topk(3)
-        guesses = ", ".join(f"{names[i] if names else i} {p:.2f}" for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True))
+        guesses = ", ".join(
+            f"{names[i] if names else i} {p:.2f}"
+            for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        )
         print(f"{Path(path).name}: {guesses}")
     return 0
 

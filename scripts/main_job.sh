@@ -23,7 +23,7 @@ done
 # Tiny networks with the shipped recipe's choices: a residual C gated by M, and a stage 2 that hands
 # on the best of its held-out scores (the identity included).
 "$BIN/python" train/ablation.py --config smoke --out "$OUT/training" data.root="$OUT/data" \
-    stage0.epochs=16 optim.epochs=8 stage2.epochs=8 model.residual=true model.gate=true \
+    stage0.epochs=16 optim.epochs=8 stage2.epochs=8 model.coarse.residual=true model.coarse.gate=true \
     stage2.select_best=true data.val_count=8 --rows "A/C" "A/C/R+TJT"
 "$BIN/derain-seg" export --height 128 --width 256 --out "$OUT/pipeline_128x256.onnx"
 rm -rf "$OUT/rainy_drive" "$OUT/rainy_drive_derained"

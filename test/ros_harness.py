@@ -32,9 +32,14 @@ def import_rclpy() -> Any:
         import rclpy
     except ImportError as exc:
         if os.environ.get(REQUIRE_ROS):
-            pytest.fail(f"{REQUIRE_ROS} is set but rclpy cannot be imported ({exc}): "
-                        "install the ros extra (pip install -e '.[test,ros]')", pytrace=False)
-        pytest.skip(f"rclpy is not installed ({exc}); `pip install -e '.[ros]'` brings ROS 2 Jazzy's", allow_module_level=True)
+            pytest.fail(
+                f"{REQUIRE_ROS} is set but rclpy cannot be imported ({exc}): "
+                "install the ros extra (pip install -e '.[test,ros]')",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"rclpy is not installed ({exc}); `pip install -e '.[ros]'` brings ROS 2 Jazzy's", allow_module_level=True
+        )
     return rclpy
 
 
@@ -127,15 +132,23 @@ class Probe(Spinning):
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
         with self.cond:
             if not self.cond.wait_for(predicate, timeout):
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}; "
-                                     f"received {({t: len(m) for t, m in self.received.items()})}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what or predicate}; "
+                    f"received { ({t: len(m) for t, m in self.received.items()}) }"
+                )
 
     def wait_for_count(self, topic: str, n: int, timeout: float = 20.0) -> list[Any]:
         self.wait_for(lambda: len(self.received[topic]) >= n, timeout, f"{n} messages on {topic}")
         return self.messages(topic)
 
-    def stream(self, msg_type: Any, topic: str, frames: Iterable[Any] | Callable[[int], Any], rate_hz: float,
-               qos: QoSProfile = qos_profile_sensor_data) -> "Stream":
+    def stream(
+        self,
+        msg_type: Any,
+        topic: str,
+        frames: Iterable[Any] | Callable[[int], Any],
+        rate_hz: float,
+        qos: QoSProfile = qos_profile_sensor_data,
+    ) -> Stream:
         """Publish at camera rate from a timer: a finite sequence of messages, or ``make(i)`` forever."""
         return Stream(self, msg_type, topic, frames, rate_hz, qos)
 
@@ -144,8 +157,15 @@ class Probe(Spinning):
 
 
 class Stream:
-    def __init__(self, probe: Probe, msg_type: Any, topic: str, frames: Iterable[Any] | Callable[[int], Any], rate_hz: float,
-                 qos: QoSProfile) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        msg_type: Any,
+        topic: str,
+        frames: Iterable[Any] | Callable[[int], Any],
+        rate_hz: float,
+        qos: QoSProfile,
+    ) -> None:
         self.publisher = probe.node.create_publisher(msg_type, topic, qos)
         self.make = frames if callable(frames) else None
         self.pending = None if callable(frames) else list(frames)
@@ -196,8 +216,11 @@ class InProcessNode(Spinning):
 
         super().__init__()
         try:
-            self.node = (node_class or DerainSegNode)(context=self.context, parameter_overrides=[
-                Parameter(k, value=v) for k, v in parameters.items()], **node_kwargs)
+            self.node = (node_class or DerainSegNode)(
+                context=self.context,
+                parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()],
+                **node_kwargs,
+            )
         except BaseException:
             rclpy.try_shutdown(context=self.context)
             raise
@@ -221,9 +244,13 @@ class NodeProcess:
 
     def __init__(self, params_file: Path, prelude: str = "", extra_args: tuple[str, ...] = ()) -> None:
         code = f"{prelude}\nimport sys\nfrom derain_seg_ros.ros.node import main\nsys.exit(main())\n"
-        self.process = subprocess.Popen([sys.executable, "-c", code, "--ros-args", "--params-file", str(params_file),
-                                         *extra_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"})
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, "--ros-args", "--params-file", str(params_file), *extra_args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"},
+        )
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -242,8 +269,10 @@ class NodeProcess:
             return next((line for line in self.lines if text in line), None)
 
         with self._cond:
-            if not self._cond.wait_for(lambda: found() is not None or self.process.poll() is not None, timeout) \
-                    or found() is None:
+            if (
+                not self._cond.wait_for(lambda: found() is not None or self.process.poll() is not None, timeout)
+                or found() is None
+            ):
                 raise AssertionError(f"no line with {text!r} from the node; it said:\n" + "\n".join(self.lines))
             return found()
 
@@ -256,7 +285,9 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"the node did not exit within {timeout} s of signal {sig}:\n{self.output()}")
+            raise AssertionError(
+                f"the node did not exit within {timeout} s of signal {sig}:\n{self.output()}"
+            ) from None
         self._reader.join(5)
         return code, time.monotonic() - started
 

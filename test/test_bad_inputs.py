@@ -1,4 +1,4 @@
-"""Every bad input gets one line and loses nothing (issue 26): each command refuses bad arguments
+"""Every bad input gets one line and loses nothing: each command refuses bad arguments
 in one line before it touches the disk, trained weights are never trained over, tiny and odd
 images are served or skipped alone, Ctrl-C says what was kept, and damaged or killed runs leave
 nothing behind that a rerun trips over."""
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from train_fixtures import FAST, REPO, tiny_dataset
 
 from derain_seg_ros.cli import main as cli_main
 from derain_seg_ros.nets.config import PipelineConfig
@@ -23,7 +24,6 @@ from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import save_checkpoint
 from train.evaluate import main as evaluate_main
 from train.run import main as run_main
-from train_fixtures import FAST, REPO, tiny_dataset
 
 ENTRY_POINTS = {"derain-seg": cli_main, "run.py": run_main, "evaluate.py": evaluate_main}
 
@@ -31,14 +31,18 @@ ENTRY_POINTS = {"derain-seg": cli_main, "run.py": run_main, "evaluate.py": evalu
 @pytest.fixture(scope="module")
 def small_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline.from_config(PipelineConfig.small())
+    )
 
 
 @pytest.fixture(scope="module")
 def embedded_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped model's networks (random weights): they need 17x17 frames at least."""
     torch.manual_seed(0)
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "embedded.pt", DerainSegPipeline(PipelineConfig.embedded()))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "embedded.pt", DerainSegPipeline.from_config(PipelineConfig.embedded())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +120,11 @@ BAD_ARGUMENTS = [
     ("derain-seg", "export --checkpoint {small} --height 16 --width 16 --out {tmp}/afile/m.onnx", "afile is a file"),
     ("derain-seg", "export --checkpoint {small} --height 0 --width 16 --out {tmp}/m.onnx", "--height"),
     ("derain-seg", "export --checkpoint {small} --height 16 --width 16 --batch -1 --out {tmp}/m.onnx", "--batch"),
-    ("derain-seg", "export --checkpoint {tmp}/adir --height 16 --width 16 --out {tmp}/m.onnx", "is a folder, not a file"),
+    (
+        "derain-seg",
+        "export --checkpoint {tmp}/adir --height 16 --width 16 --out {tmp}/m.onnx",
+        "is a folder, not a file",
+    ),
     # demo
     ("derain-seg", "demo --checkpoint {small} --size 32x32 --time-step 99999 --out {tmp}/d", "--time-step takes"),
     ("derain-seg", "demo --checkpoint {small} --size 32x32 --time-step -1 --out {tmp}/d", "--time-step"),
@@ -124,7 +132,11 @@ BAD_ARGUMENTS = [
     ("derain-seg", "demo --checkpoint {small} --size 32x32 --scenes 0 --out {tmp}/d", "--scenes"),
     ("derain-seg", "demo --checkpoint {small} --size 32x32 --out {tmp}/afile", "is a file"),
     # train/run.py
-    ("run.py", "--stage 0 --config smoke data.root={data} run.out={tmp}/r stage0.epochs=-1", "stage0.epochs must be >= 1"),
+    (
+        "run.py",
+        "--stage 0 --config smoke data.root={data} run.out={tmp}/r stage0.epochs=-1",
+        "stage0.epochs must be >= 1",
+    ),
     ("run.py", "--stage 0 --config smoke data.root={data} run.out={tmp}/r stage0.lr=-1", "stage0.lr must be > 0"),
     ("run.py", "--stage 1 --config smoke data.root={data} run.out={tmp}/r optim.lr=nan", "finite"),
     ("run.py", "--stage 0 --config smoke data.root={data} run.out={tmp}/afile", "is a file"),
@@ -153,9 +165,23 @@ def train_only(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("entry,argv,said", BAD_ARGUMENTS, ids=[f"{e} {a.split()[0]} {s}" for e, a, s in BAD_ARGUMENTS])
 def test_every_command_refuses_bad_arguments_in_one_line_and_changes_nothing(
-        entry: str, argv: str, said: str, tmp_path: Path, small_ckpt: Path, embedded_ckpt: Path, dataset: Path,
-        train_only: Path, capsys) -> None:
-    names = {**bad_files(tmp_path), "small": small_ckpt, "embedded": embedded_ckpt, "data": dataset, "train_only": train_only}
+    entry: str,
+    argv: str,
+    said: str,
+    tmp_path: Path,
+    small_ckpt: Path,
+    embedded_ckpt: Path,
+    dataset: Path,
+    train_only: Path,
+    capsys,
+) -> None:
+    names = {
+        **bad_files(tmp_path),
+        "small": small_ckpt,
+        "embedded": embedded_ckpt,
+        "data": dataset,
+        "train_only": train_only,
+    }
     before = snapshot(tmp_path), snapshot(dataset), snapshot(train_only)
     code, err = call(entry, [a.format(**names) for a in argv.split()], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
@@ -179,15 +205,31 @@ def test_a_real_interpreter_prints_one_line_and_exit_codes_for_both_kinds_of_ent
 
 # 1. trained weights are never trained over; log.csv follows the checkpoint
 
+
 def _train(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--stage", "0", "--config", "smoke", f"data.root={data}", f"run.out={out}", *FAST, "stage0.epochs=1",
-            "stage0.steps_per_epoch=1", *extra]
+    return [
+        "--stage",
+        "0",
+        "--config",
+        "smoke",
+        f"data.root={data}",
+        f"run.out={out}",
+        *FAST,
+        "stage0.epochs=1",
+        "stage0.steps_per_epoch=1",
+        *extra,
+    ]
 
 
 def test_a_trained_last_pt_is_never_overwritten_without_resume(dataset: Path, tmp_path: Path, capsys) -> None:
     torch.manual_seed(0)
-    save_checkpoint(tmp_path / "stage0" / "last.pt", DerainSegPipeline(PipelineConfig.small()), stage="stage0", step=40,
-                    total_steps=400)
+    save_checkpoint(
+        tmp_path / "stage0" / "last.pt",
+        DerainSegPipeline.from_config(PipelineConfig.small()),
+        stage="stage0",
+        step=40,
+        total_steps=400,
+    )
     (tmp_path / "stage0" / "log.csv").write_text("step,epoch,lr,it_per_s,loss_total\n40,0,0.1,1.0,0.5\n")
     before = snapshot(tmp_path)
     code, err = call("run.py", _train(dataset, tmp_path), capsys)
@@ -215,6 +257,7 @@ def test_a_fresh_run_does_not_append_to_a_log_without_a_checkpoint(dataset: Path
 
 # 3. tiny images: padded up and cropped back; one bad image never stops a folder
 
+
 def test_tiny_images_are_served_and_never_stop_a_folder(embedded_ckpt: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -223,13 +266,18 @@ def test_tiny_images_are_served_and_never_stop_a_folder(embedded_ckpt: Path, tmp
     for name, shape in shapes.items():
         cv2.imwrite(str(folder / f"{name}.png"), rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
     out = tmp_path / "out"
-    assert cli_main(["infer", str(folder), "--checkpoint", str(embedded_ckpt), "--backend", "torch", "--out", str(out)]) == 0
+    assert (
+        cli_main(["infer", str(folder), "--checkpoint", str(embedded_ckpt), "--backend", "torch", "--out", str(out)])
+        == 0
+    )
     for name, shape in shapes.items():
         assert cv2.imread(str(out / f"{name}_labels.png"), cv2.IMREAD_UNCHANGED).shape == shape
         assert cv2.imread(str(out / f"{name}_derained.png")).shape == (*shape, 3)
 
 
-def test_a_frame_that_fails_in_the_engine_is_skipped_alone(small_ckpt: Path, tmp_path: Path, monkeypatch, caplog) -> None:
+def test_a_frame_that_fails_in_the_engine_is_skipped_alone(
+    small_ckpt: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
     from derain_seg_ros.runtime import torch_engine
 
     folder = tmp_path / "in"
@@ -245,30 +293,50 @@ def test_a_frame_that_fails_in_the_engine_is_skipped_alone(small_ckpt: Path, tmp
 
     monkeypatch.setattr(torch_engine.TorchEngine, "infer", flaky)
     out = tmp_path / "out"
-    assert cli_main(["infer", str(folder), "--checkpoint", str(small_ckpt), "--backend", "torch", "--out", str(out)]) == 0
+    assert (
+        cli_main(["infer", str(folder), "--checkpoint", str(small_ckpt), "--backend", "torch", "--out", str(out)]) == 0
+    )
     assert sorted(p.name for p in out.glob("*_labels.png")) == ["a_labels.png", "c_labels.png"]
     assert any("skipped" in r.getMessage() and "b.png" in r.getMessage() for r in caplog.records)
 
 
 def test_demo_runs_at_the_scene_generators_smallest_size(embedded_ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "d"
-    assert cli_main(["demo", "--checkpoint", str(embedded_ckpt), "--size", "16x16", "--scenes", "1", "--out", str(out)]) == 0
+    assert (
+        cli_main(["demo", "--checkpoint", str(embedded_ckpt), "--size", "16x16", "--scenes", "1", "--out", str(out)])
+        == 0
+    )
     assert cv2.imread(str(out / "scene0_labels_derained.png"), cv2.IMREAD_UNCHANGED).shape == (16, 16)
     json.loads((out / "scores.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
 
 
 def test_export_at_the_smallest_size_runs(embedded_ckpt: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnx", reason="onnx is a test extra")
-    from derain_seg_ros.runtime.small_frames import smallest_side
     from derain_seg_ros.runtime.checkpoint import load_pipeline
+    from derain_seg_ros.runtime.small_frames import smallest_side
 
     side = smallest_side(load_pipeline(embedded_ckpt)[0])
     assert side == 17
-    assert cli_main(["export", "--checkpoint", str(embedded_ckpt), "--height", "17", "--width", "17",
-                     "--out", str(tmp_path / "m.onnx")]) == 0
+    assert (
+        cli_main(
+            [
+                "export",
+                "--checkpoint",
+                str(embedded_ckpt),
+                "--height",
+                "17",
+                "--width",
+                "17",
+                "--out",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 0
+    )
 
 
 # 6. only regular files are read
+
 
 def test_a_fifo_named_like_an_image_is_not_read(small_ckpt: Path, tmp_path: Path) -> None:
     """In a subprocess with a timeout: before, infer blocked forever opening it."""
@@ -276,17 +344,40 @@ def test_a_fifo_named_like_an_image_is_not_read(small_ckpt: Path, tmp_path: Path
     folder.mkdir()
     os.mkfifo(folder / "b.png")
     cv2.imwrite(str(folder / "a.png"), np.full((24, 40, 3), 90, np.uint8))
-    done = subprocess.run([sys.executable, "-m", "derain_seg_ros.cli", "infer", str(folder), "--checkpoint", str(small_ckpt),
-                           "--backend", "torch", "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "derain_seg_ros.cli",
+            "infer",
+            str(folder),
+            "--checkpoint",
+            str(small_ckpt),
+            "--backend",
+            "torch",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_color.png", "a_derained.png", "a_labels.png",
-                                                                   "a_overlay.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a_color.png",
+        "a_derained.png",
+        "a_labels.png",
+        "a_overlay.png",
+    ]
 
 
 # 7. misleading outcomes
 
-def test_infer_into_its_input_folder_does_not_read_its_own_results_back(small_ckpt: Path, tmp_path: Path, capsys) -> None:
+
+def test_infer_into_its_input_folder_does_not_read_its_own_results_back(
+    small_ckpt: Path, tmp_path: Path, capsys
+) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), np.full((24, 40, 3), 90, np.uint8))
     argv = ["infer", str(tmp_path), "--checkpoint", str(small_ckpt), "--backend", "torch", "--out", str(tmp_path)]
     assert cli_main(argv) == 0 and cli_main(argv) == 0
@@ -295,8 +386,8 @@ def test_infer_into_its_input_folder_does_not_read_its_own_results_back(small_ck
 
 
 def test_a_bag_in_which_every_frame_fails_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
-    from derain_seg_ros.ros.bag import BagError, process_bag
-    from derain_seg_ros.ros.demo_bag import make_demo_bag
+    from derain_seg_ros.bags.demo_drive import make_demo_bag
+    from derain_seg_ros.bags.replay import BagError, process_bag
 
     class Broken:
         name, max_batch = "broken", 1
@@ -312,9 +403,10 @@ def test_a_bag_in_which_every_frame_fails_is_an_error_and_writes_nothing(tmp_pat
 
 # 8. leftovers, Ctrl-C
 
+
 def test_a_killed_bag_runs_staging_folder_is_removed_by_the_rerun(tmp_path: Path) -> None:
-    from derain_seg_ros.ros.bag import OWNER
-    from derain_seg_ros.ros.demo_bag import make_demo_bag
+    from derain_seg_ros.bags.demo_drive import make_demo_bag
+    from derain_seg_ros.bags.replay import OWNER
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -330,22 +422,33 @@ def _raise_interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("command,target,said", [
-    ("infer", "derain_seg_ros.commands.infer.write_png", "the results written so far are in"),
-    ("synth", "derain_seg_ros.data.raindrop_cityscapes.synthesize", "the same command resumes"),
-    ("bag", "derain_seg_ros.ros.bag.process_bag", "no bag written"),
-])
-def test_ctrl_c_says_interrupted_and_what_was_kept(command: str, target: str, said: str, small_ckpt: Path, tmp_path: Path,
-                                                   monkeypatch, capsys) -> None:
-    from derain_seg_ros.ros.demo_bag import make_demo_bag
+@pytest.mark.parametrize(
+    "command,target,said",
+    [
+        ("infer", "derain_seg_ros.commands.infer.write_png", "the results written so far are in"),
+        ("synth", "derain_seg_ros.data.raindrop_cityscapes.synthesize", "the same command resumes"),
+        ("bag", "derain_seg_ros.bags.replay.process_bag", "no bag written"),
+    ],
+)
+def test_ctrl_c_says_interrupted_and_what_was_kept(
+    command: str, target: str, said: str, small_ckpt: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from derain_seg_ros.bags.demo_drive import make_demo_bag
 
     module, name = target.rsplit(".", 1)
     monkeypatch.setattr(sys.modules.get(module) or __import__(module, fromlist=[name]), name, _raise_interrupt)
     cv2.imwrite(str(tmp_path / "a.png"), np.full((24, 40, 3), 90, np.uint8))
-    argv = {"infer": ["infer", str(tmp_path / "a.png"), "--checkpoint", str(small_ckpt), "--out", str(tmp_path / "o")],
-            "synth": ["synth", "--out", str(tmp_path / "d"), "--count", "2", "--size", "32x64"],
-            "bag": ["bag", str(make_demo_bag(tmp_path / "demo", frames=1, size=(32, 48))), str(tmp_path / "b"),
-                    "--checkpoint", str(small_ckpt)]}[command]
+    argv = {
+        "infer": ["infer", str(tmp_path / "a.png"), "--checkpoint", str(small_ckpt), "--out", str(tmp_path / "o")],
+        "synth": ["synth", "--out", str(tmp_path / "d"), "--count", "2", "--size", "32x64"],
+        "bag": [
+            "bag",
+            str(make_demo_bag(tmp_path / "demo", frames=1, size=(32, 48))),
+            str(tmp_path / "b"),
+            "--checkpoint",
+            str(small_ckpt),
+        ],
+    }[command]
     code, err = call("derain-seg", argv, capsys)
     assert code == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("interrupted: ") and said in err
@@ -356,7 +459,10 @@ def test_ctrl_c_in_training_says_what_was_kept(dataset: Path, tmp_path: Path, mo
 
     monkeypatch.setattr(train.run, "run_stage", _raise_interrupt)
     code, err = call("run.py", _train(dataset, tmp_path), capsys)
-    assert code == 130 and err.strip() == f"interrupted: the last checkpoint in {tmp_path} is kept; rerun with --resume to continue"
+    assert (
+        code == 130
+        and err.strip() == f"interrupted: the last checkpoint in {tmp_path} is kept; rerun with --resume to continue"
+    )
 
 
 def _mcap_bag_with_crcs(path: Path, frames: int) -> Path:
@@ -394,9 +500,10 @@ def _mcap_bag_with_crcs(path: Path, frames: int) -> Path:
 
 
 def test_a_damaged_mcap_chunk_is_named_and_the_rest_of_the_bag_processed(tmp_path: Path) -> None:
-    from derain_seg_ros.runtime.engine import EngineOutput
-    from derain_seg_ros.ros.bag import process_bag
     from rosbags.rosbag2.storage_mcap import McapReader
+
+    from derain_seg_ros.bags.replay import process_bag
+    from derain_seg_ros.runtime.engine import EngineOutput
 
     class Zeros:
         name, max_batch = "zeros", 1

@@ -10,8 +10,8 @@ import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from derain_seg_ros.bags.replay import process_bag
 from derain_seg_ros.nets.config import PipelineConfig
-from derain_seg_ros.ros.bag import process_bag
 from derain_seg_ros.ros.image_msg import image_fields
 from derain_seg_ros.ros.outputs import CAMERA_INFO_OUT, OUTPUT_TOPICS, camera_of, input_topic, output_topic
 from derain_seg_ros.runtime.engine_spec import EngineSpec
@@ -24,15 +24,25 @@ K = np.array([20.0, 0, 12, 0, 20, 8, 0, 0, 1])
 
 
 def header(stamp_ns: int, frame_id: str):
-    return T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                                    frame_id=frame_id)
+    return T["std_msgs/msg/Header"](
+        stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=frame_id
+    )
 
 
 def camera_info(stamp_ns: int):
     return T["sensor_msgs/msg/CameraInfo"](
-        header=header(stamp_ns, "front_optical"), height=H, width=W, distortion_model="plumb_bob", d=np.zeros(5), k=K,
-        r=np.eye(3).ravel(), p=np.zeros(12), binning_x=0, binning_y=0,
-        roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+        header=header(stamp_ns, "front_optical"),
+        height=H,
+        width=W,
+        distortion_model="plumb_bob",
+        d=np.zeros(5),
+        k=K,
+        r=np.eye(3).ravel(),
+        p=np.zeros(12),
+        binning_x=0,
+        binning_y=0,
+        roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from derain_seg_ros.bags.demo_drive import make_demo_bag
+from derain_seg_ros.bags.replay import BagError, camera_namespace, process_bag
 from derain_seg_ros.cli import main
 from derain_seg_ros.nets.config import PipelineConfig
-from derain_seg_ros.ros.bag import BagError, camera_namespace, process_bag
-from derain_seg_ros.ros.demo_bag import make_demo_bag
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import save_checkpoint
 from derain_seg_ros.runtime.engine_spec import EngineSpec
@@ -32,14 +32,20 @@ def engine():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bag tool's default is the shipped model; these tests bring their own small one."""
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline.from_config(PipelineConfig.small())
+    )
 
 
 def plant_corrupt_message(src: Path, dst: Path, victim: int = 3) -> tuple[str, int]:
     """Copy a bag, truncating the ``victim``-th image message; returns its topic and timestamp."""
     planted = ("", -1)
-    with Reader(src) as reader, Writer(dst, version=8, storage_plugin=StoragePlugin.MCAP if any(src.glob("*.mcap"))
-                                       else StoragePlugin.SQLITE3) as writer:
+    with (
+        Reader(src) as reader,
+        Writer(
+            dst, version=8, storage_plugin=StoragePlugin.MCAP if any(src.glob("*.mcap")) else StoragePlugin.SQLITE3
+        ) as writer,
+    ):
         conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=TS) for c in reader.connections}
         for i, (conn, t, raw) in enumerate(reader.messages()):
             if i == victim:
@@ -117,7 +123,7 @@ def test_a_bag_damaged_part_way_keeps_what_was_read(tmp_path: Path, engine, monk
     files); faked here at a fixed message so the test is exact."""
     import sqlite3
 
-    from derain_seg_ros.ros import bag
+    from derain_seg_ros.bags import replay as bag
 
     class DamagedReader(Reader):
         def messages(self, *args, **kwargs):
@@ -161,8 +167,24 @@ def test_bag_cli_runs_an_onnx_backend_at_a_processing_size(tmp_path: Path, check
     torch), and the outputs come back at each camera's own size."""
     demo = make_demo_bag(tmp_path / "demo", frames=2, size=(32, 48))
     cache = tmp_path / "cache"
-    assert main(["bag", str(demo), str(tmp_path / "out"), "--backend", "onnxruntime", "--size", "24x40",
-                 "--cache-dir", str(cache), "--checkpoint", str(checkpoint)]) == 0
+    assert (
+        main(
+            [
+                "bag",
+                str(demo),
+                str(tmp_path / "out"),
+                "--backend",
+                "onnxruntime",
+                "--size",
+                "24x40",
+                "--cache-dir",
+                str(cache),
+                "--checkpoint",
+                str(checkpoint),
+            ]
+        )
+        == 0
+    )
     assert len(list(cache.rglob("*.onnx"))) == 1  # built once, for 24x40, and used for both cameras
     with Reader(tmp_path / "out") as reader:
         outputs = [c for c in reader.connections if "/derained/" in c.topic or "/segmentation/" in c.topic]
@@ -201,18 +223,25 @@ def write_bag_with_a_custom_type(path: Path) -> bytes:
     T = TS.types
     with Writer(path, version=8) as writer:
         camera = writer.add_connection("/cam/image_raw", "sensor_msgs/msg/Image", typestore=TS)
-        custom = writer.add_connection("/fleet/wiper_state", "fleet_msgs/msg/WiperState", msgdef="uint8 speed\nbool rain_sensor\n",
-                                       rihs01="RIHS01_" + "ab" * 32)
-        image = T["sensor_msgs/msg/Image"](header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=1, nanosec=0),
-                                                                            frame_id="cam"),
-                                           **image_fields(np.full((24, 32, 3), 90, np.uint8), "rgb8"))
+        custom = writer.add_connection(
+            "/fleet/wiper_state",
+            "fleet_msgs/msg/WiperState",
+            msgdef="uint8 speed\nbool rain_sensor\n",
+            rihs01="RIHS01_" + "ab" * 32,
+        )
+        image = T["sensor_msgs/msg/Image"](
+            header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=1, nanosec=0), frame_id="cam"),
+            **image_fields(np.full((24, 32, 3), 90, np.uint8), "rgb8"),
+        )
         writer.write(camera, 10**9, TS.serialize_cdr(image, "sensor_msgs/msg/Image"))
         raw = bytes([0, 1, 0, 0, 3, 1])
         writer.write(custom, 10**9 + 1, raw)
     return raw
 
 
-def test_a_topic_of_a_type_the_typestore_does_not_know_is_copied_with_its_own_definition(tmp_path: Path, engine) -> None:
+def test_a_topic_of_a_type_the_typestore_does_not_know_is_copied_with_its_own_definition(
+    tmp_path: Path, engine
+) -> None:
     raw = write_bag_with_a_custom_type(tmp_path / "in")
     summary = process_bag(tmp_path / "in", tmp_path / "out", engine, progress=False, metadata_version=8)
     assert summary.frames == 1 and summary.messages == 2
@@ -240,4 +269,7 @@ def test_the_output_bag_follows_the_umask(tmp_path: Path, engine, umask: int, di
         os.umask(previous)
     out = tmp_path / "out"
     assert stat.S_IMODE(out.stat().st_mode) == dir_mode
-    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {"metadata.yaml": file_mode, "out.db3": file_mode}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {
+        "metadata.yaml": file_mode,
+        "out.db3": file_mode,
+    }

@@ -10,7 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from derain_seg_ros.baseline_losses import (
+from train.baselines.agan import AGANConfig, AGANDiscriminator, AGANDiscriminatorConfig, AGANGenerator
+from train.baselines.durn import DuRNSP, DuRNSPConfig
+from train.baselines.icsc import ICSCConfig, ICSCDiscriminator, ICSCDiscriminatorConfig, ICSCGenerator
+from train.baselines.losses import (
     DURN_STEP2,
     AGANLossWeights,
     ICSCLossWeights,
@@ -24,10 +27,7 @@ from derain_seg_ros.baseline_losses import (
     perceptual_loss,
     prenet_loss,
 )
-from derain_seg_ros.nets.agan import AGANConfig, AGANDiscriminator, AGANDiscriminatorConfig, AGANGenerator
-from derain_seg_ros.nets.durn import DuRNSP, DuRNSPConfig
-from derain_seg_ros.nets.icsc import ICSCConfig, ICSCDiscriminator, ICSCDiscriminatorConfig, ICSCGenerator
-from derain_seg_ros.nets.prenet import PReNet, PReNetConfig
+from train.baselines.prenet import PReNet, PReNetConfig
 
 SIZE = (32, 32)
 
@@ -53,13 +53,19 @@ def _batch() -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _agan() -> tuple[AGANGenerator, AGANDiscriminator]:
-    gen = AGANGenerator(AGANConfig(steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2,), last_channels=8))
+    gen = AGANGenerator(
+        AGANConfig(
+            steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2,), last_channels=8
+        )
+    )
     disc = AGANDiscriminator(AGANDiscriminatorConfig(widths=(4, 8), tail_widths=(8, 4), fc_grid=2, fc_hidden=8))
     return gen, disc
 
 
 def _icsc() -> tuple[ICSCGenerator, ICSCDiscriminator]:
-    return ICSCGenerator(ICSCConfig(ngf=4, downsamplings=3, res_blocks=1, dropout=0.0)), ICSCDiscriminator(ICSCDiscriminatorConfig(ndf=4))
+    return ICSCGenerator(ICSCConfig(ngf=4, downsamplings=3, res_blocks=1, dropout=0.0)), ICSCDiscriminator(
+        ICSCDiscriminatorConfig(ndf=4)
+    )
 
 
 def _one_step_lowers(net: nn.Module, loss_of: Callable[[], Tensor], lr: float = 1e-4) -> tuple[float, float]:
@@ -81,7 +87,9 @@ def _generator_cases() -> dict[str, Callable[[], tuple[nn.Module, Callable[[Tens
         return net, lambda r, c, m: prenet_loss(net(r), c)[0]
 
     def durn():
-        net = DuRNSP(DuRNSPConfig(stem_channels=8, channels=8, se_hidden=4, s_dilations=(2,), p_kernels_dilations=((3, 2),)))
+        net = DuRNSP(
+            DuRNSPConfig(stem_channels=8, channels=8, se_hidden=4, s_dilations=(2,), p_kernels_dilations=((3, 2),))
+        )
         return net, lambda r, c, m: durn_loss(net(r), c)[0]
 
     def agan():
@@ -149,7 +157,9 @@ def test_adversarial_term_alone_trains_the_generator_through_the_frozen_discrimi
     rainy, clean, mask = _batch()
     out = gen(rainy)
     if name == "agan":
-        loss, parts = agan_generator_loss(out, clean, mask, disc=disc, weights=AGANLossWeights(attention=0.0, multiscale=0.0))
+        loss, parts = agan_generator_loss(
+            out, clean, mask, disc=disc, weights=AGANLossWeights(attention=0.0, multiscale=0.0)
+        )
     else:
         loss, parts = icsc_generator_loss(out, clean, disc=disc, weights=ICSCLossWeights(feature_matching=0.0))
     assert parts["adversarial"] != 0
@@ -161,7 +171,10 @@ def test_adversarial_term_alone_trains_the_generator_through_the_frozen_discrimi
 def test_prenet_loss_is_negative_ssim_of_the_last_stage_with_minimum_minus_one() -> None:
     clean = torch.rand(1, 3, 24, 24)
     total, parts = prenet_loss({"output": clean.clone(), "stages": [torch.zeros_like(clean), clean]}, clean)
-    assert float(total) == pytest.approx(-1.0, abs=1e-6) and parts == {"neg_ssim": parts["total"], "total": parts["total"]}
+    assert float(total) == pytest.approx(-1.0, abs=1e-6) and parts == {
+        "neg_ssim": parts["total"],
+        "total": parts["total"],
+    }
     worse, _ = prenet_loss({"output": torch.zeros_like(clean)}, clean)
     assert float(worse) > -0.5
 
@@ -198,7 +211,9 @@ def test_perceptual_term_is_left_out_without_a_feature_extractor_and_vanishes_on
     _, parts = agan_generator_loss(out, clean, mask)
     assert set(parts) == {"attention", "multiscale", "total"}
     _, parts = agan_generator_loss(out, clean, mask, features=_Features(), weights=AGANLossWeights(perceptual=2.0))
-    assert parts["total"] == pytest.approx(parts["attention"] + parts["multiscale"] + 2.0 * parts["perceptual"], rel=1e-5)
+    assert parts["total"] == pytest.approx(
+        parts["attention"] + parts["multiscale"] + 2.0 * parts["perceptual"], rel=1e-5
+    )
     assert float(perceptual_loss(_Features(), clean, clean)) == 0.0
     assert float(perceptual_loss(_Features(), out["output"], clean, "l1", pyramid_weights=True)) > 0
 

@@ -19,7 +19,7 @@ from derain_seg_ros.runtime.segment_only import segment
 
 def _pipeline() -> DerainSegPipeline:
     torch.manual_seed(0)
-    pipeline = DerainSegPipeline(PipelineConfig.small()).eval()
+    pipeline = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     with torch.no_grad():  # a C and SRRN that change the image (both start as the identity), so each bypass is visible
         for p in [*pipeline.coarse.parameters(), *pipeline.srrn.parameters()]:
             p.add_(0.05 * torch.randn_like(p))
@@ -61,8 +61,22 @@ def test_infer_no_derain_writes_the_segmenters_labels_of_the_raw_frame(tmp_path:
     image = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     for flag, out in (("--no-derain", "raw"), ("--no-refine", "coarse")):
-        assert main(["infer", str(tmp_path / "a.png"), "--out", str(tmp_path / out), "--checkpoint", str(checkpoint),
-                     "--backend", "torch", flag]) == 0
+        assert (
+            main(
+                [
+                    "infer",
+                    str(tmp_path / "a.png"),
+                    "--out",
+                    str(tmp_path / out),
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--backend",
+                    "torch",
+                    flag,
+                ]
+            )
+            == 0
+        )
     raw = read_gray(tmp_path / "raw" / "a_labels.png")
     assert np.array_equal(raw, segment(pipeline, image))
     assert np.array_equal(cv2.cvtColor(cv2.imread(str(tmp_path / "raw" / "a_derained.png")), cv2.COLOR_BGR2RGB), image)
@@ -73,4 +87,14 @@ def test_no_derain_refuses_a_fixed_onnx_graph_in_one_line(tmp_path: Path) -> Non
     (tmp_path / "g.onnx").write_bytes(b"x")
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(SystemExit, match=r"^error: --no-derain needs a pipeline checkpoint"):
-        main(["infer", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "g.onnx"), "--no-derain"])
+        main(
+            [
+                "infer",
+                str(tmp_path / "a.png"),
+                "--out",
+                str(tmp_path / "o"),
+                "--checkpoint",
+                str(tmp_path / "g.onnx"),
+                "--no-derain",
+            ]
+        )

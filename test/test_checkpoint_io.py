@@ -13,7 +13,7 @@ from derain_seg_ros.runtime.checkpoint import CheckpointError, load_pipeline, lo
 
 
 def test_save_and_load_give_identical_outputs(tmp_path: Path) -> None:
-    pipeline = DerainSegPipeline(PipelineConfig.small()).eval()
+    pipeline = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     path = save_checkpoint(tmp_path / "ckpt" / "p.pt", pipeline, epoch=3)
     loaded, state = load_pipeline(path)
     loaded.eval()
@@ -55,32 +55,46 @@ def _vainf_file(tmp_path: Path, deeplab_state: dict, data_parallel: bool) -> Pat
     """A file laid out as VainF/DeepLabV3Plus-Pytorch publishes its Cityscapes weights."""
     prefix = "module." if data_parallel else ""
     path = tmp_path / "best_deeplabv3plus_resnet101_cityscapes_os16.pth"
-    torch.save({"model_state": {prefix + k: v.clone() for k, v in deeplab_state.items()},
-                "optimizer_state": {}, "cur_itrs": 30000, "best_score": 0.762}, path)
+    torch.save(
+        {
+            "model_state": {prefix + k: v.clone() for k, v in deeplab_state.items()},
+            "optimizer_state": {},
+            "cur_itrs": 30000,
+            "best_score": 0.762,
+        },
+        path,
+    )
     return path
 
 
 @pytest.mark.parametrize("data_parallel", [False, True])
 def test_vainf_checkpoint_loads_by_key(tmp_path: Path, data_parallel: bool) -> None:
     cfg = PipelineConfig.small()
-    source = DerainSegPipeline(cfg).deeplab
+    source = DerainSegPipeline.from_config(cfg).deeplab
     for p in source.parameters():
         torch.nn.init.normal_(p)
     state = source.state_dict()
     # VainF's key names, spelled out, so a rename on our side breaks this test.
-    for key in ("backbone.conv1.weight", "backbone.layer1.0.conv1.weight", "classifier.project.0.weight",
-                "classifier.aspp.convs.0.0.weight", "classifier.aspp.convs.3.1.running_mean",
-                "classifier.aspp.convs.4.1.weight", "classifier.aspp.project.0.weight",
-                "classifier.classifier.0.weight", "classifier.classifier.3.bias"):
+    for key in (
+        "backbone.conv1.weight",
+        "backbone.layer1.0.conv1.weight",
+        "classifier.project.0.weight",
+        "classifier.aspp.convs.0.0.weight",
+        "classifier.aspp.convs.3.1.running_mean",
+        "classifier.aspp.convs.4.1.weight",
+        "classifier.aspp.project.0.weight",
+        "classifier.classifier.0.weight",
+        "classifier.classifier.3.bias",
+    ):
         assert key in state
-    target = DerainSegPipeline(cfg)
+    target = DerainSegPipeline.from_config(cfg)
     load_vainf_deeplab(_vainf_file(tmp_path, state, data_parallel), target)
     assert all(torch.equal(v, target.deeplab.state_dict()[k]) for k, v in state.items())
 
 
 def test_vainf_checkpoint_with_missing_key_fails_clearly(tmp_path: Path) -> None:
     cfg = PipelineConfig.small()
-    state = DerainSegPipeline(cfg).deeplab.state_dict()
+    state = DerainSegPipeline.from_config(cfg).deeplab.state_dict()
     del state["classifier.classifier.3.weight"]
     with pytest.raises(CheckpointError, match="1 missing.*classifier.classifier.3.weight"):
-        load_vainf_deeplab(_vainf_file(tmp_path, state, False), DerainSegPipeline(cfg))
+        load_vainf_deeplab(_vainf_file(tmp_path, state, False), DerainSegPipeline.from_config(cfg))

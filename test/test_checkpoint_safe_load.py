@@ -28,21 +28,29 @@ class Payload:
 def training_extras(pipeline: DerainSegPipeline) -> dict:
     """What train/loop.py saves beside the model: optimizer, schedule, scaler, RNG state and its config."""
     optimizer = torch.optim.Adam(pipeline.parameters(), lr=1e-3)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.9 ** s)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.9**s)
     pipeline(torch.rand(2, 3, 32, 32))["logits"].mean().backward()
     optimizer.step()
     scheduler.step()
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    return {"stage": "stage1", "step": 3, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(), "rng": rng, "train_config": {"seed": 0, "data": {"root": "x"}, "optim": {"lr": 1e-3}},
-            "train_seconds": 1.5, "best_score": None}
+    return {
+        "stage": "stage1",
+        "step": 3,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "rng": rng,
+        "train_config": {"seed": 0, "data": {"root": "x"}, "optim": {"lr": 1e-3}},
+        "train_seconds": 1.5,
+        "best_score": None,
+    }
 
 
 @pytest.fixture(scope="module")
 def small() -> DerainSegPipeline:
     torch.manual_seed(0)
-    return DerainSegPipeline(PipelineConfig.small())
+    return DerainSegPipeline.from_config(PipelineConfig.small())
 
 
 def test_the_shipped_models_load_with_weights_only() -> None:
@@ -68,7 +76,9 @@ def test_a_training_checkpoint_round_trips_with_its_rng_state(small: DerainSegPi
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), small.state_dict().values()))
 
 
-def test_an_older_checkpoint_with_a_pickled_numpy_rng_state_still_loads(small: DerainSegPipeline, tmp_path: Path) -> None:
+def test_an_older_checkpoint_with_a_pickled_numpy_rng_state_still_loads(
+    small: DerainSegPipeline, tmp_path: Path
+) -> None:
     np.random.seed(3)
     old = {"format": FORMAT, "config": small.cfg.to_dict(), "model": small.state_dict(), **training_extras(small)}
     torch.save(old, tmp_path / "old.pt")  # as save_checkpoint wrote it before: numpy's key array pickled
@@ -78,10 +88,13 @@ def test_an_older_checkpoint_with_a_pickled_numpy_rng_state_still_loads(small: D
     assert np.random.rand() == expected
 
 
-def test_a_checkpoint_that_would_run_code_is_refused_in_one_line_and_runs_nothing(small: DerainSegPipeline,
-                                                                                   tmp_path: Path) -> None:
-    torch.save({"format": FORMAT, "config": small.cfg.to_dict(), "model": small.state_dict(), "x": Payload()},
-               tmp_path / "evil.pt")
+def test_a_checkpoint_that_would_run_code_is_refused_in_one_line_and_runs_nothing(
+    small: DerainSegPipeline, tmp_path: Path
+) -> None:
+    torch.save(
+        {"format": FORMAT, "config": small.cfg.to_dict(), "model": small.state_dict(), "x": Payload()},
+        tmp_path / "evil.pt",
+    )
     with pytest.raises(CheckpointError) as err:
         read_checkpoint(tmp_path / "evil.pt")
     message = str(err.value)

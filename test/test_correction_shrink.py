@@ -25,8 +25,8 @@ RESIDUAL = replace(PipelineConfig.small(), coarse=replace(PipelineConfig.small()
 def _pipelines(shrink: float, seed: int = 0) -> tuple[DerainSegPipeline, DerainSegPipeline]:
     """The same random weights without and with the shrink, both in eval mode."""
     torch.manual_seed(seed)
-    raw = DerainSegPipeline(PipelineConfig.small()).eval()
-    shrunk = DerainSegPipeline(replace(PipelineConfig.small(), correction_shrink=shrink)).eval()
+    raw = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
+    shrunk = DerainSegPipeline.from_config(replace(PipelineConfig.small(), correction_shrink=shrink)).eval()
     shrunk.load_state_dict(raw.state_dict())
     return raw, shrunk
 
@@ -34,7 +34,7 @@ def _pipelines(shrink: float, seed: int = 0) -> tuple[DerainSegPipeline, DerainS
 def _constant_correction(levels: tuple[float, float, float], shrink: float) -> DerainSegPipeline:
     """A residual pipeline whose C adds ``levels`` grey levels per channel everywhere (SRRBs: identity)."""
     torch.manual_seed(0)
-    pipe = DerainSegPipeline(replace(RESIDUAL, correction_shrink=shrink)).eval()
+    pipe = DerainSegPipeline.from_config(replace(RESIDUAL, correction_shrink=shrink)).eval()
     head = pipe.coarse.generator.head[1]
     with torch.no_grad():
         head.weight.zero_()
@@ -79,7 +79,7 @@ def test_training_sees_the_raw_correction() -> None:
     raw.train(), shrunk.train()
     x = torch.rand(2, 3, 32, 48)
     assert torch.equal(shrunk(x, segment=False)["derained"], raw(x, segment=False)["derained"])
-    fresh = DerainSegPipeline(replace(RESIDUAL, correction_shrink=8.0)).train()
+    fresh = DerainSegPipeline.from_config(replace(RESIDUAL, correction_shrink=8.0)).train()
     loss = (fresh(x, segment=False)["derained"] - 0.5).square().mean()
     loss.backward()
     assert fresh.coarse.generator.head[1].weight.grad.abs().sum() > 0  # the zero-initialised C can leave zero
@@ -100,11 +100,15 @@ def test_a_large_correction_keeps_all_but_the_threshold() -> None:
     frame = torch.full((1, 16, 16, 3), 100, dtype=torch.uint8)
     with torch.no_grad():
         out = FramePipeline(_constant_correction((12.2, -6.2, 0.4), shrink=0.5))(frame)[0]
-    assert torch.equal(out.reshape(-1, 3).unique(dim=0), torch.tensor([[112, 94, 100]], dtype=torch.uint8))  # 11.7, -5.7, 0
+    assert torch.equal(
+        out.reshape(-1, 3).unique(dim=0), torch.tensor([[112, 94, 100]], dtype=torch.uint8)
+    )  # 11.7, -5.7, 0
 
 
 def test_onnx_export_carries_the_shrink(tmp_path: Path) -> None:
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test extra, absent under `colcon test` without it")
+    ort = pytest.importorskip(
+        "onnxruntime", reason="onnxruntime is a test extra, absent under `colcon test` without it"
+    )
     pipe = _constant_correction((0.7, 12.2, -6.2), shrink=0.5)
     path = export_onnx(pipe, tmp_path / "shrink.onnx", 24, 40)
     frame = np.random.default_rng(1).integers(10, 240, (1, 24, 40, 3), dtype=np.uint8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from derain_seg_ros.data.cityscapes import CityscapesSource, crop_paper_columns
-from derain_seg_ros.data.robotcar import PairedFolderSource, RobotCarRainSource
+from derain_seg_ros.data.robotcar import RobotCarRainSource
 
 
 def _write(path: Path, array: np.ndarray) -> None:
@@ -19,8 +19,14 @@ def _write(path: Path, array: np.ndarray) -> None:
 
 def make_cityscapes(root: Path) -> np.ndarray:
     """One frame per split in the official naming; returns the labelIds written for val."""
-    label_ids = np.array([[7, 8, 11, 12, 13, 17], [19, 20, 21, 22, 23, 24], [25, 26, 27, 28, 31, 32],
-                          [33, 0, 4, 9, 14, 29]], np.uint8).repeat(3, 0).repeat(3, 1)
+    label_ids = (
+        np.array(
+            [[7, 8, 11, 12, 13, 17], [19, 20, 21, 22, 23, 24], [25, 26, 27, 28, 31, 32], [33, 0, 4, 9, 14, 29]],
+            np.uint8,
+        )
+        .repeat(3, 0)
+        .repeat(3, 1)
+    )
     for split, city in (("train", "aachen"), ("val", "frankfurt")):
         stem = f"{city}_000000_000019"
         bgr = np.zeros((*label_ids.shape, 3), np.uint8)
@@ -37,8 +43,14 @@ def test_cityscapes_reader_maps_label_ids_to_train_ids(tmp_path: Path) -> None:
     item = source[0]
     assert item.name == "frankfurt_000000_000019"
     assert item.image[0, 0].tolist() == [200, 0, 0]  # RGB, not OpenCV's BGR
-    expected = np.array([[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17],
-                         [18, 255, 255, 255, 255, 255]], np.uint8).repeat(3, 0).repeat(3, 1)
+    expected = (
+        np.array(
+            [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17], [18, 255, 255, 255, 255, 255]],
+            np.uint8,
+        )
+        .repeat(3, 0)
+        .repeat(3, 1)
+    )
     assert np.array_equal(item.label, expected)
     assert len(CityscapesSource(tmp_path, "all")) == 2
 
@@ -76,14 +88,3 @@ def test_robotcar_pairs_by_timestamp_and_reports_unmatched(tmp_path: Path) -> No
     assert swapped.rainy[0, 0, 0] == 10 and swapped.mask is None
     with pytest.raises(ValueError, match="wet_side"):
         RobotCarRainSource(tmp_path, wet_side="top")
-
-
-def test_paired_folders_with_pseudo_labels(tmp_path: Path) -> None:
-    for stem in ("a", "b"):
-        _write(tmp_path / "rainy" / f"{stem}.png", np.full((5, 7, 3), 1, np.uint8))
-        _write(tmp_path / "clean" / f"{stem}.png", np.full((5, 7, 3), 2, np.uint8))
-    _write(tmp_path / "rainy" / "c.png", np.zeros((5, 7, 3), np.uint8))
-    _write(tmp_path / "labels" / "a.png", np.full((5, 7), 13, np.uint8))
-    source = PairedFolderSource(tmp_path / "rainy", tmp_path / "clean", tmp_path / "labels")
-    assert len(source) == 2 and source.unmatched == ["c"]
-    assert source[0].label is not None and source[0].label[0, 0] == 13 and source[1].label is None

@@ -29,7 +29,7 @@ def test_split_sizes_follow_the_paper() -> None:
     splits = assign_splits(20, seed=0)
     assert splits.count("train") == 17 and splits.count("test") == 3
     grouped = assign_splits(20, seed=0, sequence_length=4)
-    assert all(len(set(grouped[i:i + 4])) == 1 for i in range(0, 20, 4))  # sequences never straddle
+    assert all(len(set(grouped[i : i + 4])) == 1 for i in range(0, 20, 4))  # sequences never straddle
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -72,7 +72,12 @@ def test_missing_or_corrupt_manifest_is_a_clear_error(tmp_path: Path) -> None:
 def test_random_crop_and_flip_keep_all_maps_aligned() -> None:
     h, w = 20, 30
     coords = (np.arange(h)[:, None] * w + np.arange(w)[None]).astype(np.int64)
-    stack = [np.stack([coords % 256] * 3, -1), np.stack([coords % 256] * 3, -1), (coords % 256)[..., None], (coords % 256)[..., None]]
+    stack = [
+        np.stack([coords % 256] * 3, -1),
+        np.stack([coords % 256] * 3, -1),
+        (coords % 256)[..., None],
+        (coords % 256)[..., None],
+    ]
     crops = _random_crop(stack, (8, 12), np.random.default_rng(0))
     assert all(np.array_equal(c[..., 0], crops[0][..., 0]) for c in crops)
     padded = _random_crop(stack, (25, 30), np.random.default_rng(0))
@@ -118,8 +123,25 @@ def test_synth_from_a_cityscapes_tree_with_the_paper_crop(tmp_path: Path) -> Non
     from test_dataset_readers import make_cityscapes
 
     make_cityscapes(tmp_path / "cs")  # 12 x 18 frames: the crop keeps round(64*18/2048)=1 .. round(1984*18/2048)=17
-    assert main(["synth", "--source", "cityscapes", "--root", str(tmp_path / "cs"), "--split", "all", "--crop-columns",
-                 "--out", str(tmp_path / "data"), "--count", "3"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--source",
+                "cityscapes",
+                "--root",
+                str(tmp_path / "cs"),
+                "--split",
+                "all",
+                "--crop-columns",
+                "--out",
+                str(tmp_path / "data"),
+                "--count",
+                "3",
+            ]
+        )
+        == 0
+    )
     manifest = load_manifest(tmp_path / "data")
     names = [it["name"] for it in manifest["items"]]
     assert names == ["aachen_000000_000019_000000", "aachen_000000_000019_000002", "frankfurt_000000_000019_000001"]

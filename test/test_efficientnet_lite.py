@@ -75,7 +75,9 @@ def test_deeplab_on_lite_normalises_to_minus_one_one_and_keeps_the_size() -> Non
     deeplab = DeepLabV3Plus(DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=16, low_level_channels=8)).eval()
     x = torch.rand(1, 3, 40, 56)
     normalised = deeplab.normalise(x)
-    assert normalised.min() == pytest.approx(-1.0) and normalised.max() == pytest.approx(1.0)  # per-image min-max, then [-1, 1]
+    assert normalised.min() == pytest.approx(-1.0) and normalised.max() == pytest.approx(
+        1.0
+    )  # per-image min-max, then [-1, 1]
     with torch.no_grad():
         out = deeplab(x)
     assert out.logits.shape == (1, 19, 40, 56) and len(out.aspp) == 5
@@ -84,6 +86,9 @@ def test_deeplab_on_lite_normalises_to_minus_one_one_and_keeps_the_size() -> Non
 def test_streets_preset_is_the_embedded_derainer_on_lite0() -> None:
     cfg = PipelineConfig.streets()
     assert cfg.deeplab.backbone == "efficientnet_lite0"
-    assert (cfg.attention, cfg.coarse, cfg.srrb) == (PipelineConfig.embedded().attention, PipelineConfig.embedded().coarse,
-                                                     PipelineConfig.embedded().srrb)
+    assert (cfg.attention, cfg.coarse, cfg.srrb) == (
+        PipelineConfig.embedded().attention,
+        PipelineConfig.embedded().coarse,
+        PipelineConfig.embedded().srrb,
+    )
     assert PipelineConfig.from_dict(cfg.to_dict()) == cfg

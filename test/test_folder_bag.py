@@ -11,11 +11,11 @@ import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from derain_seg_ros.bags.from_folder import write_folder_bag
+from derain_seg_ros.bags.replay import BagError, process_bag
 from derain_seg_ros.cli import main
 from derain_seg_ros.data.io import write_png
 from derain_seg_ros.nets.config import PipelineConfig
-from derain_seg_ros.ros.bag import BagError, process_bag
-from derain_seg_ros.ros.folder_bag import write_folder_bag
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.factory import make_engine
 
@@ -86,8 +86,15 @@ def test_any_folder_becomes_one_compressed_camera_at_the_rate_in_mcap(tmp_path: 
     for i in (1, 2, 10):
         write_png(folder / f"frame_{i}.png", image(i))
     (folder / "notes.txt").write_text("not an image")
-    summary = write_folder_bag(folder, tmp_path / "bag", rate_hz=5.0, start_ns=100 * 10**9, transport="compressed",
-                               storage="mcap", progress=False)
+    summary = write_folder_bag(
+        folder,
+        tmp_path / "bag",
+        rate_hz=5.0,
+        start_ns=100 * 10**9,
+        transport="compressed",
+        storage="mcap",
+        progress=False,
+    )
     assert summary.frames == {"dashcam": 3}
     assert sorted(p.name for p in (tmp_path / "bag").iterdir()) == ["bag.mcap", "metadata.yaml"]
     messages = read_bag(tmp_path / "bag")["/dashcam/image_raw/compressed"]

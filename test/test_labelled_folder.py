@@ -23,8 +23,8 @@ def make_camvid(root: Path, train: int = 3, val: int = 2, h: int = 24, w: int = 
             image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
             label = np.full((h, w), 11, np.uint8)  # void
             label[: h // 2] = 0  # sky
-            label[h // 2:, : w // 2] = 3  # road
-            label[h // 2:, w // 2:] = 8  # car
+            label[h // 2 :, : w // 2] = 3  # road
+            label[h // 2 :, w // 2 :] = 8  # car
             assert cv2.imwrite(str(root / split / f"{split}_{i:03d}.png"), image)
             assert cv2.imwrite(str(root / f"{split}annot" / f"{split}_{i:03d}.png"), label)
 
@@ -51,11 +51,28 @@ def test_dataset_split_is_kept_through_synthesis(tmp_path: Path) -> None:
     make_camvid(tmp_path / "camvid")
     for preset, seed in (("car", 0), ("pane", 5)):
         out = tmp_path / preset
-        synthesize(SynthSpec(source="camvid", root=str(tmp_path / "camvid"), split="all", count=0, height=None, width=None,
-                             seed=seed, rain_preset=preset), out, progress=False)
+        synthesize(
+            SynthSpec(
+                source="camvid",
+                root=str(tmp_path / "camvid"),
+                split="all",
+                count=0,
+                height=None,
+                width=None,
+                seed=seed,
+                rain_preset=preset,
+            ),
+            out,
+            progress=False,
+        )
         items = load_manifest(out)["items"]
         assert {it["scene"]: it["split"] for it in items} == {
-            "train_000": "train", "train_001": "train", "train_002": "train", "val_000": "test", "val_001": "test"}
+            "train_000": "train",
+            "train_001": "train",
+            "train_002": "train",
+            "val_000": "test",
+            "val_001": "test",
+        }
         assert all(it["labels"] for it in items)
 
 
@@ -83,8 +100,11 @@ def test_class_weights_favour_rare_classes_and_skip_held_out_scenes(tmp_path: Pa
     from train.datasets import class_weights
 
     make_camvid(tmp_path / "camvid", train=4, val=1)
-    synthesize(SynthSpec(source="camvid", root=str(tmp_path / "camvid"), split="all", count=0, height=None, width=None),
-               tmp_path / "set", progress=False)
+    synthesize(
+        SynthSpec(source="camvid", root=str(tmp_path / "camvid"), split="all", count=0, height=None, width=None),
+        tmp_path / "set",
+        progress=False,
+    )
     cfg = load_config("smoke", [f"data.root={tmp_path / 'set'}", "data.val_count=1"])
     w = class_weights(cfg, 19, 1.0)
     # sky covers half of every frame, road and car a quarter each: median frequency is a quarter

@@ -15,9 +15,27 @@ from derain_seg_ros.labels import (
 
 
 def test_nineteen_train_classes_in_official_order() -> None:
-    assert TRAIN_NAMES == ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-                           "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-                           "motorcycle", "bicycle")
+    assert TRAIN_NAMES == (
+        "road",
+        "sidewalk",
+        "building",
+        "wall",
+        "fence",
+        "pole",
+        "traffic light",
+        "traffic sign",
+        "vegetation",
+        "terrain",
+        "sky",
+        "person",
+        "rider",
+        "car",
+        "truck",
+        "bus",
+        "train",
+        "motorcycle",
+        "bicycle",
+    )
 
 
 def test_label_ids_map_to_train_ids_with_void_as_255() -> None:
@@ -28,7 +46,9 @@ def test_label_ids_map_to_train_ids_with_void_as_255() -> None:
 
 def test_colours_are_the_official_palette() -> None:
     assert TRAIN_ID_TO_COLOR.shape == (256, 3)
-    assert colorize(np.array([[0, 10, 13, 255]], np.uint8)).tolist() == [[[128, 64, 128], [70, 130, 180], [0, 0, 142], [0, 0, 0]]]
+    assert colorize(np.array([[0, 10, 13, 255]], np.uint8)).tolist() == [
+        [[128, 64, 128], [70, 130, 180], [0, 0, 142], [0, 0, 0]]
+    ]
 
 
 def test_table_matches_cityscapesscripts() -> None:

@@ -17,19 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-launch_testing = pytest.importorskip("launch_testing", reason="launch_testing is not installed (ROS 2 only, not on PyPI)")
+launch_testing = pytest.importorskip(
+    "launch_testing", reason="launch_testing is not installed (ROS 2 only, not on PyPI)"
+)
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
-import launch  # noqa: E402
 import launch.actions  # noqa: E402
 import launch.launch_description_sources  # noqa: E402
-import launch_testing.actions  # noqa: E402
+import launch_testing.actions  # noqa: E402, F811 - the submodule, beside the importorskip name
 import launch_testing.asserts  # noqa: E402
 import yaml  # noqa: E402
 from ament_index_python.packages import get_package_share_directory  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
+import launch  # noqa: E402
 from derain_seg_ros.ros.image_msg import image_fields  # noqa: E402
 from derain_seg_ros.ros.outputs import OUTPUT_TOPICS  # noqa: E402
 
@@ -41,7 +43,7 @@ def _params_file() -> str:
     from derain_seg_ros.runtime.checkpoint import save_checkpoint
 
     folder = Path(tempfile.mkdtemp(prefix="derain_seg_launch_test."))
-    checkpoint = save_checkpoint(folder / "small.pt", DerainSegPipeline(PipelineConfig.small()))
+    checkpoint = save_checkpoint(folder / "small.pt", DerainSegPipeline.from_config(PipelineConfig.small()))
     params = {"cameras": ["front", "rear"], "checkpoint": str(checkpoint), "backend": "torch", "precision": "fp32"}
     (folder / "params.yaml").write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     return str(folder / "params.yaml")
@@ -52,7 +54,8 @@ def generate_test_description():
     launch_file = Path(get_package_share_directory("derain_seg_ros")) / "launch" / "pipeline.launch.py"
     pipeline = launch.actions.IncludeLaunchDescription(
         launch.launch_description_sources.PythonLaunchDescriptionSource(str(launch_file)),
-        launch_arguments={"params_file": _params_file(), "cameras": "['cam']"}.items())  # the argument beats the file
+        launch_arguments={"params_file": _params_file(), "cameras": "['cam']"}.items(),
+    )  # the argument beats the file
     return launch.LaunchDescription([pipeline, launch_testing.actions.ReadyToTest()])
 
 

@@ -73,7 +73,7 @@ def _batch() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("stage", [STAGE1, STAGE2], ids=["stage1", "stage2"])
 def test_one_step_of_each_stage_loss_lowers_it(stage: Stage) -> None:
     weights, trained = stage.weights(LossConfig()), stage.trains
-    pipeline = DerainSegPipeline(PipelineConfig.small())
+    pipeline = DerainSegPipeline.from_config(PipelineConfig.small())
     pipeline.requires_grad_(False)
     params = [p for name in trained for p in getattr(pipeline, name).parameters()]
     for p in params:
@@ -106,7 +106,9 @@ def test_log_mse_term_is_minus_the_mean_per_image_psnr_and_guards_nearly_clean_f
     out = clean + noise * torch.tensor([0.002, 0.1]).view(2, 1, 1, 1)
     mse = (out - clean).pow(2).flatten(1).mean(1)
     psnr_db = -10 * torch.log10(mse + LOG_MSE_EPS)
-    assert float(log_mse_loss(out, clean)) == pytest.approx(float(-(torch.log(torch.tensor(10.0)) / 10 * psnr_db).mean()), rel=1e-5)
+    assert float(log_mse_loss(out, clean)) == pytest.approx(
+        float(-(torch.log(torch.tensor(10.0)) / 10 * psnr_db).mean()), rel=1e-5
+    )
 
     def pull(eps: float) -> Tensor:  # gradient per unit of error, per image
         x = out.clone().requires_grad_(True)

@@ -15,7 +15,9 @@ from derain_seg_ros.metrics import ConfusionMatrix, psnr, ssim_metric
 
 def skimage_metrics():
     """scikit-image is a test extra: `colcon test` without it must still collect this file."""
-    metrics = pytest.importorskip("skimage.metrics", reason="skimage is a test extra, absent under `colcon test` without it")
+    metrics = pytest.importorskip(
+        "skimage.metrics", reason="skimage is a test extra, absent under `colcon test` without it"
+    )
     return metrics.peak_signal_noise_ratio, metrics.structural_similarity
 
 
@@ -26,13 +28,17 @@ def real_looking_pair(seed: int, h: int = 96, w: int = 128) -> tuple[np.ndarray,
     img = np.stack([120 + 80 * yy / h, 90 + 100 * xx / w, 160 - 60 * yy / h], -1)
     for _ in range(6):
         c = tuple(int(v) for v in rng.integers(0, 255, 3))
-        cv2.rectangle(img, tuple(int(v) for v in rng.integers(0, w, 2)), tuple(int(v) for v in rng.integers(0, h, 2)), c, -1)
+        cv2.rectangle(
+            img, tuple(int(v) for v in rng.integers(0, w, 2)), tuple(int(v) for v in rng.integers(0, h, 2)), c, -1
+        )
     img = cv2.GaussianBlur(img, (5, 5), 1.2) + rng.normal(0, 4, img.shape)
     clean = np.clip(img, 0, 255).astype(np.uint8)
     rain = np.zeros((h, w), np.float32)
     rain[rng.random((h, w)) < 0.02] = 200
     rain = cv2.filter2D(rain, -1, np.eye(7, dtype=np.float32) / 7)
-    degraded = np.clip(cv2.GaussianBlur(clean.astype(np.float32), (3, 3), 0.8) + rain[..., None], 0, 255).astype(np.uint8)
+    degraded = np.clip(cv2.GaussianBlur(clean.astype(np.float32), (3, 3), 0.8) + rain[..., None], 0, 255).astype(
+        np.uint8
+    )
     return clean, degraded
 
 
@@ -63,8 +69,15 @@ def test_loss_ssim_matches_skimage_on_float_images() -> None:
     a, b = real_looking_pair(5)
     x = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
     y = torch.from_numpy(b).permute(2, 0, 1)[None].float() / 255
-    expected = structural_similarity(a / 255.0, b / 255.0, channel_axis=2, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False, data_range=1.0)
+    expected = structural_similarity(
+        a / 255.0,
+        b / 255.0,
+        channel_axis=2,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
+    )
     assert float(ssim(x, y)) == pytest.approx(expected, abs=1e-4)
 
 

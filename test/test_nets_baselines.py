@@ -12,15 +12,19 @@ import pytest
 import torch
 from torch import nn
 
-from derain_seg_ros.nets.agan import AGANConfig, AGANDiscriminator, AGANDiscriminatorConfig, AGANGenerator
-from derain_seg_ros.nets.durn import DuRNSP, DuRNSPConfig
-from derain_seg_ros.nets.icsc import ICSCConfig, ICSCDiscriminator, ICSCDiscriminatorConfig, ICSCGenerator
-from derain_seg_ros.nets.prenet import PReNet, PReNetConfig
 from derain_seg_ros.nets.pipeline import count_parameters
+from train.baselines.agan import AGANConfig, AGANDiscriminator, AGANDiscriminatorConfig, AGANGenerator
+from train.baselines.durn import DuRNSP, DuRNSPConfig
+from train.baselines.icsc import ICSCConfig, ICSCDiscriminator, ICSCDiscriminatorConfig, ICSCGenerator
+from train.baselines.prenet import PReNet, PReNetConfig
 
 SMALL_PRENET = PReNetConfig(channels=8, stages=3, res_blocks=2)
-SMALL_DURN = DuRNSPConfig(stem_channels=8, channels=8, se_hidden=4, s_dilations=(2, 3), p_kernels_dilations=((3, 2), (5, 1)))
-SMALL_AGAN = AGANConfig(steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2, 4), last_channels=8)
+SMALL_DURN = DuRNSPConfig(
+    stem_channels=8, channels=8, se_hidden=4, s_dilations=(2, 3), p_kernels_dilations=((3, 2), (5, 1))
+)
+SMALL_AGAN = AGANConfig(
+    steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2, 4), last_channels=8
+)
 SMALL_ICSC = ICSCConfig(ngf=4, downsamplings=3, res_blocks=1, dropout=0.0)
 
 GENERATORS = {
@@ -78,7 +82,9 @@ def test_agan_returns_one_attention_map_per_step_and_three_scales() -> None:
 
 
 def test_agan_discriminator_maps_at_input_size_and_judges_any_crop_size() -> None:
-    disc = AGANDiscriminator(AGANDiscriminatorConfig(widths=(4, 4, 8), tail_widths=(8, 4), fc_grid=3, fc_hidden=8)).eval()
+    disc = AGANDiscriminator(
+        AGANDiscriminatorConfig(widths=(4, 4, 8), tail_widths=(8, 4), fc_grid=3, fc_hidden=8)
+    ).eval()
     for size in ((32, 48), (45, 29)):
         with torch.no_grad():
             attention, logit = disc(torch.rand(2, 3, *size))
@@ -93,13 +99,16 @@ def test_icsc_discriminator_returns_interior_features_and_a_patch_score_map() ->
     assert outs[-1].shape == (2, 1, 6, 10)
 
 
-@pytest.mark.parametrize("make, bad", [
-    (PReNetConfig, {"stages": 0}),
-    (DuRNSPConfig, {"channels": 0}),
-    (AGANConfig, {"widths": (8, 8)}),
-    (ICSCConfig, {"downsamplings": 1}),
-    (ICSCConfig, {"dropout": 1.0}),
-])
+@pytest.mark.parametrize(
+    "make, bad",
+    [
+        (PReNetConfig, {"stages": 0}),
+        (DuRNSPConfig, {"channels": 0}),
+        (AGANConfig, {"widths": (8, 8)}),
+        (ICSCConfig, {"downsamplings": 1}),
+        (ICSCConfig, {"dropout": 1.0}),
+    ],
+)
 def test_impossible_configs_are_rejected(make: type, bad: dict) -> None:
     with pytest.raises(ValueError):
         make(**bad)
@@ -143,37 +152,75 @@ def _conv(i: int, o: int, k: int, bias: bool = True) -> int:
 def test_paper_size_parameter_counts_match_the_public_code_layer_lists(paper_nets: dict[str, nn.Module]) -> None:
     """Expected counts are summed from the layer lists of the code each module docstring cites."""
     prenet = _conv(6, 32, 3) + 4 * _conv(64, 32, 3) + 10 * _conv(32, 32, 3) + _conv(32, 3, 3)
-    assert count_parameters(paper_nets['prenet']) == prenet == 168_963
+    assert count_parameters(paper_nets["prenet"]) == prenet == 168_963
 
     bn = 2 * 128
     durb = 2 * _conv(128, 128, 3) + 2 * bn
     se_t2 = 2 * _conv(128, 128, 3, bias=False) + 2 * bn + (128 * 64 + 64) + (64 * 128 + 128) + _conv(128, 128, 3) + bn
     durn = (
-        _conv(3, 64, 5) + 2 * 64 + _conv(64, 128, 3) + bn + _conv(128, 128, 3) + bn
+        _conv(3, 64, 5)
+        + 2 * 64
+        + _conv(64, 128, 3)
+        + bn
+        + _conv(128, 128, 3)
+        + bn
         + 3 * (durb + _conv(128, 128, 3) + bn + se_t2)
         + sum(durb + _conv(128, 128, k) + bn + _conv(128, 128, 5) + bn for k in (3, 5, 3, 7, 3, 7))
-        + _conv(128, 128, 4) + _conv(128, 128, 3) + bn + _conv(128, 64, 4) + _conv(64, 3, 5)
+        + _conv(128, 128, 4)
+        + _conv(128, 128, 3)
+        + bn
+        + _conv(128, 64, 4)
+        + _conv(64, 3, 5)
     )
-    assert count_parameters(paper_nets['durn']) == durn  # the code's cleaner also holds an unused PReLU (1 more)
+    assert count_parameters(paper_nets["durn"]) == durn  # the code's cleaner also holds an unused PReLU (1 more)
 
     agan = (
-        _conv(4, 32, 3) + 10 * _conv(32, 32, 3) + 4 * _conv(64, 32, 3) + _conv(32, 1, 3)
-        + _conv(4, 64, 5) + _conv(64, 128, 3) + _conv(128, 128, 3) + _conv(128, 256, 3) + 8 * _conv(256, 256, 3)
-        + _conv(256, 128, 4) + _conv(128, 128, 3) + _conv(128, 64, 4) + _conv(64, 32, 3)
-        + _conv(256, 3, 3) + _conv(128, 3, 3) + _conv(32, 3, 3)
+        _conv(4, 32, 3)
+        + 10 * _conv(32, 32, 3)
+        + 4 * _conv(64, 32, 3)
+        + _conv(32, 1, 3)
+        + _conv(4, 64, 5)
+        + _conv(64, 128, 3)
+        + _conv(128, 128, 3)
+        + _conv(128, 256, 3)
+        + 8 * _conv(256, 256, 3)
+        + _conv(256, 128, 4)
+        + _conv(128, 128, 3)
+        + _conv(128, 64, 4)
+        + _conv(64, 32, 3)
+        + _conv(256, 3, 3)
+        + _conv(128, 3, 3)
+        + _conv(32, 3, 3)
     )
-    assert count_parameters(paper_nets['agan']) == agan
+    assert count_parameters(paper_nets["agan"]) == agan
     agan_d = (
-        _conv(3, 8, 5) + _conv(8, 16, 5) + _conv(16, 64, 5) + _conv(64, 128, 5) + 2 * _conv(128, 128, 5)
-        + _conv(128, 1, 5) + _conv(128, 64, 5) + _conv(64, 32, 5) + 32 * 14 * 14 * 1024 + 1024 + 1024 + 1
+        _conv(3, 8, 5)
+        + _conv(8, 16, 5)
+        + _conv(16, 64, 5)
+        + _conv(64, 128, 5)
+        + 2 * _conv(128, 128, 5)
+        + _conv(128, 1, 5)
+        + _conv(128, 64, 5)
+        + _conv(64, 32, 5)
+        + 32 * 14 * 14 * 1024
+        + 1024
+        + 1024
+        + 1
     )
     assert count_parameters(AGANDiscriminator()) == agan_d
 
     icsc = (
-        _conv(3, 32, 3) + _conv(32, 64, 3) + _conv(64, 128, 3) + _conv(128, 256, 3) + 18 * _conv(256, 256, 3)
-        + _conv(256, 128, 3) + _conv(256, 64, 3) + _conv(128, 32, 3) + _conv(32, 3, 3)
+        _conv(3, 32, 3)
+        + _conv(32, 64, 3)
+        + _conv(64, 128, 3)
+        + _conv(128, 256, 3)
+        + 18 * _conv(256, 256, 3)
+        + _conv(256, 128, 3)
+        + _conv(256, 64, 3)
+        + _conv(128, 32, 3)
+        + _conv(32, 3, 3)
     )
-    assert count_parameters(paper_nets['icsc']) == icsc
+    assert count_parameters(paper_nets["icsc"]) == icsc
 
 
 class _Derained(nn.Module):
@@ -194,8 +241,16 @@ def test_onnx_export_matches_torch_through_onnxruntime(name: str, tmp_path: Path
     rainy = torch.rand(2, 3, 29, 43)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (rainy[:1],), str(path), dynamo=False, opset_version=17, input_names=["rainy"],
-                          output_names=["derained"], dynamic_axes={"rainy": {0: "batch"}, "derained": {0: "batch"}})
+        torch.onnx.export(
+            model,
+            (rainy[:1],),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["rainy"],
+            output_names=["derained"],
+            dynamic_axes={"rainy": {0: "batch"}, "derained": {0: "batch"}},
+        )
         expected = model(rainy).numpy()
     (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": rainy.numpy()})
     assert got.shape == expected.shape

@@ -53,7 +53,7 @@ def test_srrb_output_is_input_plus_residual() -> None:
 
 
 def test_pipeline_returns_named_outputs_at_odd_size() -> None:
-    pipeline = DerainSegPipeline(SMALL).eval()
+    pipeline = DerainSegPipeline.from_config(SMALL).eval()
     with torch.no_grad():
         out = pipeline(torch.rand(2, 3, 37, 53), features=True)
     assert out["attention"].shape == (2, 1, 37, 53)
@@ -68,7 +68,7 @@ def test_pipeline_returns_named_outputs_at_odd_size() -> None:
 
 
 def test_pipeline_without_segmentation_skips_deeplab() -> None:
-    pipeline = DerainSegPipeline(SMALL).eval()
+    pipeline = DerainSegPipeline.from_config(SMALL).eval()
     with torch.no_grad():
         out = pipeline(torch.rand(1, 3, 20, 30), segment=False)
     assert "logits" not in out and "labels" not in out and out["derained"].shape == (1, 3, 20, 30)
@@ -108,13 +108,15 @@ def test_per_image_normalisation_makes_batching_irrelevant() -> None:
 
 
 def test_stage2_step_updates_only_srrn() -> None:
-    pipeline = DerainSegPipeline(SMALL)
+    pipeline = DerainSegPipeline.from_config(SMALL)
     for module in (pipeline.attention, pipeline.coarse, pipeline.deeplab):
         module.requires_grad_(False).eval()
     rainy, clean = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     out = pipeline(rainy, features=True)
     target = pipeline.deeplab(clean)
-    loss = sum((p - t).abs().mean() for p, t in zip(out["seg"].aspp, target.aspp)) + (out["derained"] - clean).abs().mean()
+    loss = (
+        sum((p - t).abs().mean() for p, t in zip(out["seg"].aspp, target.aspp)) + (out["derained"] - clean).abs().mean()
+    )
     loss.backward()
     assert all(p.grad is None for m in (pipeline.attention, pipeline.coarse, pipeline.deeplab) for p in m.parameters())
     grads = [p.grad for p in pipeline.srrn.parameters()]
@@ -124,7 +126,7 @@ def test_stage2_step_updates_only_srrn() -> None:
 def test_pipeline_without_srrbs_outputs_the_coarse_image() -> None:
     from dataclasses import replace
 
-    pipeline = DerainSegPipeline(replace(SMALL, num_srrb=0)).eval()
+    pipeline = DerainSegPipeline.from_config(replace(SMALL, num_srrb=0)).eval()
     with torch.no_grad():
         out = pipeline(torch.rand(1, 3, 21, 30), segment=False)
     assert out["refined"] == [] and torch.equal(out["derained"], out["coarse"].clamp(0, 1))

@@ -1,4 +1,4 @@
-"""The default configuration is sized as the authors' code (PAPER.md) and VainF's DeepLabv3+."""
+"""The default configuration is sized as the authors' code (docs/paper.md) and VainF's DeepLabv3+."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from derain_seg_ros.nets.pipeline import DerainSegPipeline, count_parameters
 
 @pytest.fixture(scope="module")
 def counts() -> dict[str, int]:
-    return DerainSegPipeline(PipelineConfig()).parameter_counts()
+    return DerainSegPipeline.from_config(PipelineConfig()).parameter_counts()
 
 
 def test_attention_net_has_about_94k_parameters(counts: dict[str, int]) -> None:
@@ -32,4 +32,4 @@ def test_deeplab_resnet101_matches_vainf_size(counts: dict[str, int]) -> None:
 
 
 def test_small_config_is_tiny() -> None:
-    assert count_parameters(DerainSegPipeline(PipelineConfig.small())) < 300_000
+    assert count_parameters(DerainSegPipeline.from_config(PipelineConfig.small())) < 300_000

@@ -63,8 +63,10 @@ def test_camera_from_k_keeps_the_calibration_at_its_size_and_scales_with_a_resiz
 
 def test_camera_info_yaml_is_read_in_both_ros_layouts(tmp_path: Path) -> None:
     calibration = tmp_path / "calib.yaml"
-    calibration.write_text("image_width: 640\nimage_height: 480\ncamera_name: front\n"
-                           "camera_matrix:\n  rows: 3\n  cols: 3\n  data: [500.0, 0.0, 319.5, 0.0, 501.0, 239.5, 0.0, 0.0, 1.0]\n")
+    calibration.write_text(
+        "image_width: 640\nimage_height: 480\ncamera_name: front\n"
+        "camera_matrix:\n  rows: 3\n  cols: 3\n  data: [500.0, 0.0, 319.5, 0.0, 501.0, 239.5, 0.0, 0.0, 1.0]\n"
+    )
     info = tmp_path / "info.yaml"
     info.write_text("width: 640\nheight: 480\nk: [500.0, 0.0, 319.5, 0.0, 501.0, 239.5, 0.0, 0.0, 1.0]\n")
     assert camera_spec_from_info(calibration) == camera_spec_from_info(info) == "k=500,501,319.5,239.5@640x480"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from derain_seg_ros.rain import seeds
-from derain_seg_ros.rain.car import DENSITIES, CarRainParams, CarRenderer, car_params, draw_storm, simulate_glass
 from derain_seg_ros.rain.camera import parse_camera
+from derain_seg_ros.rain.car import DENSITIES, CarRainParams, CarRenderer, car_params, draw_storm, simulate_glass
 from derain_seg_ros.rain.falling_rain import StreakConditions, opacity_bound, render_streak_opacity, terminal_speed
 from derain_seg_ros.rain.glass_process import GlassDropParams, GlassDrops, merge_touching, step_drops
 from derain_seg_ros.rain.veil import VeilParams, atmosphere, wet_glass
@@ -19,8 +19,8 @@ def street(h: int = 48, w: int = 96) -> np.ndarray:
     """Bright sky over a dark road with a white line: enough structure for refraction and contrast."""
     image = np.zeros((h, w, 3), np.uint8)
     image[: h // 2] = (150, 180, 220)
-    image[h // 2:] = (70, 70, 75)
-    image[h // 2:, w // 2 - 2: w // 2 + 2] = 240
+    image[h // 2 :] = (70, 70, 75)
+    image[h // 2 :, w // 2 - 2 : w // 2 + 2] = 240
     return image
 
 
@@ -107,12 +107,20 @@ def test_drops_accumulate_on_the_glass_and_are_the_same_at_every_resolution() ->
 
 
 def test_merging_keeps_the_area_and_large_drops_slide_down() -> None:
-    drops = GlassDrops(np.array([0.0, 0.0015, 0.03, 0.0305, 0.06]), np.zeros(5), np.array([1e-3, 1e-3, 4e-4, 4e-4, 5e-4]),
-                       np.zeros(5, np.int64), np.arange(5), np.ones(5))
+    drops = GlassDrops(
+        np.array([0.0, 0.0015, 0.03, 0.0305, 0.06]),
+        np.zeros(5),
+        np.array([1e-3, 1e-3, 4e-4, 4e-4, 5e-4]),
+        np.zeros(5, np.int64),
+        np.arange(5),
+        np.ones(5),
+    )
     merged = merge_touching(drops)
     assert len(merged) == 3
     assert float((merged.radius**2).sum()) == pytest.approx(float((drops.radius**2).sum()))
-    big = GlassDrops(np.array([0.0]), np.array([0.0]), np.array([3e-3]), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1))
+    big = GlassDrops(
+        np.array([0.0]), np.array([0.0]), np.array([3e-3]), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1)
+    )
     after = step_drops(big, 0.0, (-0.1, 0.1, -0.1, 0.1), GlassDropParams(), seeds.stream_rng(0, 0, seeds.DROPS))
     largest = int(np.argmax(after.radius))
     assert after.y[largest] > 0 and len(after) > 1  # it ran down the slope and left a trail

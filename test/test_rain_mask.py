@@ -12,17 +12,20 @@ def _pixel(rgb: tuple[int, int, int]) -> np.ndarray:
     return np.array(rgb, np.uint8).reshape(1, 1, 3)
 
 
-@pytest.mark.parametrize("clean, rainy, is_rain", [
-    ((100, 100, 100), (105, 105, 105), False),  # exactly 5 grey levels: a tie, not rain
-    ((100, 100, 100), (106, 106, 106), True),
-    ((100, 100, 100), (94, 94, 94), True),  # drops darken as well as brighten
-    ((100, 100, 100), (95, 95, 95), False),
-    ((100, 100, 100), (117, 100, 100), True),  # 0.299 * 17 = 5.083
-    ((100, 100, 100), (116, 100, 100), False),  # 0.299 * 16 = 4.784
-    ((0, 0, 0), (0, 0, 44), True),  # 0.114 * 44 = 5.016
-    ((0, 0, 0), (0, 0, 43), False),  # 4.902
-    ((10, 20, 30), (15, 25, 35), False),  # +5 everywhere: again exactly 5
-])
+@pytest.mark.parametrize(
+    "clean, rainy, is_rain",
+    [
+        ((100, 100, 100), (105, 105, 105), False),  # exactly 5 grey levels: a tie, not rain
+        ((100, 100, 100), (106, 106, 106), True),
+        ((100, 100, 100), (94, 94, 94), True),  # drops darken as well as brighten
+        ((100, 100, 100), (95, 95, 95), False),
+        ((100, 100, 100), (117, 100, 100), True),  # 0.299 * 17 = 5.083
+        ((100, 100, 100), (116, 100, 100), False),  # 0.299 * 16 = 4.784
+        ((0, 0, 0), (0, 0, 44), True),  # 0.114 * 44 = 5.016
+        ((0, 0, 0), (0, 0, 43), False),  # 4.902
+        ((10, 20, 30), (15, 25, 35), False),  # +5 everywhere: again exactly 5
+    ],
+)
 def test_rain_mask_is_bt601_grey_difference_above_five(clean, rainy, is_rain) -> None:
     assert rain_mask(_pixel(rainy), _pixel(clean))[0, 0] == (255 if is_rain else 0)
 

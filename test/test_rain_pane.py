@@ -37,7 +37,9 @@ def test_drops_are_large_and_rest_side_by_side() -> None:
     frame = render_pane_rain(np.full((360, 480, 3), 128, np.uint8), 11, p.num_steps - 1, p)
     diameters = frame.info["drops"]["diameter_frac"]
     assert 0.02 < diameters["median"] < 0.09 and diameters["max"] <= 0.2  # most drops 3-6 % of the width across
-    gaps = np.hypot(drops.x[:, None] - drops.x[None], drops.y[:, None] - drops.y[None]) - (drops.radius[:, None] + drops.radius[None])
+    gaps = np.hypot(drops.x[:, None] - drops.x[None], drops.y[:, None] - drops.y[None]) - (
+        drops.radius[:, None] + drops.radius[None]
+    )
     np.fill_diagonal(gaps, np.inf)
     assert gaps.min() > 0
 
@@ -53,4 +55,4 @@ def test_frame_is_the_formation_model() -> None:
 
 @pytest.mark.parametrize("name", ["paper", "legacy"])
 def test_the_papers_kind_has_both_names(name: str) -> None:
-    assert make_renderer(name).preset == "legacy"
+    assert make_renderer(name).preset == "paper"

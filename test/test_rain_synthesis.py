@@ -13,7 +13,9 @@ from derain_seg_ros.rain.streaks import StreakParams, render_streaks
 
 
 def test_streak_density_and_intensity_grow_from_light_to_heavy() -> None:
-    layers = [render_streaks(128, 256, StreakParams.preset(d), np.random.default_rng(0)) for d in ("light", "medium", "heavy")]
+    layers = [
+        render_streaks(128, 256, StreakParams.preset(d), np.random.default_rng(0)) for d in ("light", "medium", "heavy")
+    ]
     means = [float(s.mean()) for s in layers]
     lit = [float((s > 0.05).mean()) for s in layers]
     assert means[0] < means[1] < means[2]
@@ -29,8 +31,8 @@ def _orientation_from_vertical(layer: np.ndarray, radius: int = 8) -> float:
     x = layer.astype(np.float64) - layer.mean()
     corr = np.fft.fftshift(np.fft.ifft2(np.abs(np.fft.fft2(x)) ** 2).real)
     cy, cx = np.array(corr.shape) // 2
-    window = np.clip(corr[cy - radius:cy + radius + 1, cx - radius:cx + radius + 1], 0, None)
-    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    window = np.clip(corr[cy - radius : cy + radius + 1, cx - radius : cx + radius + 1], 0, None)
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     mxx, myy, mxy = (window * xx * xx).sum(), (window * yy * yy).sum(), (window * xx * yy).sum()
     axis = 0.5 * np.arctan2(2 * mxy, mxx - myy)  # angle of the long axis from +x
     dx, dy = np.cos(axis), np.sin(axis)
@@ -55,7 +57,7 @@ def test_drop_shows_the_scene_flipped() -> None:
     optics = DropOptics(contact_angle_deg=40.0, defocus_px_frac=0.0)  # no TIR, no blur: a clean lens
     layer, mask = render_drops(clean, [Drop(96, 64, 20)], optics)
     column = layer[:, 96, 0][mask[:, 96]]
-    top, bottom = column[: len(column) // 3].mean(), column[-len(column) // 3:].mean()
+    top, bottom = column[: len(column) // 3].mean(), column[-len(column) // 3 :].mean()
     assert top > bottom  # the background brightens downwards; inside the drop it darkens downwards
 
 
@@ -94,8 +96,8 @@ def test_shapes_keep_their_nominal_area(shape: str) -> None:
 def test_drops_accumulate_over_time() -> None:
     params = RainProcessParams(slide_radius_frac=1.0)  # no sliding: pure accumulation
     history = simulate_drops(256, 512, seed=4, time_step=8, params=params)
-    counts = [len(h) for h in history[params.drops_from:]]
-    areas = [sum(d.area for d in h) for h in history[params.drops_from:]]
+    counts = [len(h) for h in history[params.drops_from :]]
+    areas = [sum(d.area for d in h) for h in history[params.drops_from :]]
     assert all(len(h) == 0 for h in history[: params.drops_from])
     assert counts[-1] > counts[0] and all(b > a for a, b in zip(areas, areas[1:]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +52,15 @@ def padded(array: np.ndarray, encoding: str, pad: int, big_endian: bool = False)
     return FakeImage(h, w, encoding, int(big_endian), rows.shape[1], bytes(rows.reshape(-1)))
 
 
-@pytest.mark.parametrize("encoding,convert", [
-    ("rgb8", None), ("bgr8", cv2.COLOR_RGB2BGR), ("rgba8", cv2.COLOR_RGB2RGBA), ("bgra8", cv2.COLOR_RGB2BGRA),
-])
+@pytest.mark.parametrize(
+    "encoding,convert",
+    [
+        ("rgb8", None),
+        ("bgr8", cv2.COLOR_RGB2BGR),
+        ("rgba8", cv2.COLOR_RGB2RGBA),
+        ("bgra8", cv2.COLOR_RGB2BGRA),
+    ],
+)
 @pytest.mark.parametrize("pad", [0, 5])
 def test_colour_encodings_round_trip_with_row_padding(encoding: str, convert: int | None, pad: int) -> None:
     image = rgb()
@@ -103,14 +110,17 @@ def test_compressed_round_trip_png_exact_jpeg_close() -> None:
     assert np.abs(jpeg.astype(int) - image.astype(int)).mean() < 6  # chroma subsampling; a channel swap gives ~40
 
 
-@pytest.mark.parametrize("msg,match", [
-    (FakeImage(4, 4, "rgb8", 0, 12, bytes(47)), "48"),  # one byte short
-    (FakeImage(4, 4, "rgb8", 0, 10, bytes(40)), "shorter than a row"),
-    (FakeImage(4, 4, "yuv444", 0, 12, bytes(48)), "unsupported encoding"),
-    (FakeImage(0, 4, "rgb8", 0, 12, b""), "empty"),
-    (FakeCompressed("jpeg", b"\xff\xd8 not really a jpeg"), "cannot decode"),
-    (FakeCompressed("png", b""), "no data"),
-])
+@pytest.mark.parametrize(
+    "msg,match",
+    [
+        (FakeImage(4, 4, "rgb8", 0, 12, bytes(47)), "48"),  # one byte short
+        (FakeImage(4, 4, "rgb8", 0, 10, bytes(40)), "shorter than a row"),
+        (FakeImage(4, 4, "yuv444", 0, 12, bytes(48)), "unsupported encoding"),
+        (FakeImage(0, 4, "rgb8", 0, 12, b""), "empty"),
+        (FakeCompressed("jpeg", b"\xff\xd8 not really a jpeg"), "cannot decode"),
+        (FakeCompressed("png", b""), "no data"),
+    ],
+)
 def test_bad_messages_raise_one_error_type(msg: Any, match: str) -> None:
     with pytest.raises(ImageMessageError, match=match):
         message_to_rgb(msg)
@@ -121,10 +131,13 @@ def test_the_same_conversions_on_rosbags_messages() -> None:
     header = TYPES["std_msgs/msg/Header"](stamp=TYPES["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="cam")
     msg = TYPES["sensor_msgs/msg/Image"](header=header, **image_fields(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), "bgr8"))
     assert np.array_equal(message_to_rgb(msg), image)
-    comp = TYPES["sensor_msgs/msg/CompressedImage"](header=header, format="png", data=rgb_to_compressed_data(image, "png"))
+    comp = TYPES["sensor_msgs/msg/CompressedImage"](
+        header=header, format="png", data=rgb_to_compressed_data(image, "png")
+    )
     assert np.array_equal(message_to_rgb(comp), image)
-    bad = TYPES["sensor_msgs/msg/Image"](header=header, height=8, width=12, encoding="rgb8", is_bigendian=0, step=36,
-                                         data=np.zeros(10, np.uint8))
+    bad = TYPES["sensor_msgs/msg/Image"](
+        header=header, height=8, width=12, encoding="rgb8", is_bigendian=0, step=36, data=np.zeros(10, np.uint8)
+    )
     with pytest.raises(ImageMessageError):
         message_to_rgb(bad)
 
@@ -132,8 +145,11 @@ def test_the_same_conversions_on_rosbags_messages() -> None:
 def bt601_yuv(colour: tuple[int, int, int]) -> tuple[int, int, int]:
     """Video-range BT.601 (Y 16..235), as cameras send it and OpenCV's YUV2RGB codes read it: Y, U, V."""
     r, g, b = colour
-    return (round(16 + 0.257 * r + 0.504 * g + 0.098 * b), round(128 - 0.148 * r - 0.291 * g + 0.439 * b),
-            round(128 + 0.439 * r - 0.368 * g - 0.071 * b))
+    return (
+        round(16 + 0.257 * r + 0.504 * g + 0.098 * b),
+        round(128 - 0.148 * r - 0.291 * g + 0.439 * b),
+        round(128 + 0.439 * r - 0.368 * g - 0.071 * b),
+    )
 
 
 FLAT = (200, 120, 40)  # a flat orange: chroma subsampling loses nothing on it
@@ -153,11 +169,17 @@ def planar_420(h: int, w: int, order: str) -> np.ndarray:
     return np.concatenate([np.full((h, w), y, np.uint8), np.tile(np.array(chroma, np.uint8), (h // 2, w // 2))])
 
 
-@pytest.mark.parametrize("encoding, data", [
-    ("yuv422", lambda h, w: packed_422(h, w, "uyvy")), ("uyvy", lambda h, w: packed_422(h, w, "uyvy")),
-    ("yuv422_yuy2", lambda h, w: packed_422(h, w, "yuyv")), ("yuyv", lambda h, w: packed_422(h, w, "yuyv")),
-    ("nv12", lambda h, w: planar_420(h, w, "nv12")), ("nv21", lambda h, w: planar_420(h, w, "nv21")),
-])
+@pytest.mark.parametrize(
+    "encoding, data",
+    [
+        ("yuv422", lambda h, w: packed_422(h, w, "uyvy")),
+        ("uyvy", lambda h, w: packed_422(h, w, "uyvy")),
+        ("yuv422_yuy2", lambda h, w: packed_422(h, w, "yuyv")),
+        ("yuyv", lambda h, w: packed_422(h, w, "yuyv")),
+        ("nv12", lambda h, w: planar_420(h, w, "nv12")),
+        ("nv21", lambda h, w: planar_420(h, w, "nv21")),
+    ],
+)
 @pytest.mark.parametrize("pad", [0, 4])
 def test_yuv_cameras_as_usb_cam_and_v4l2_camera_send_them_decode_to_rgb(encoding: str, data, pad: int) -> None:
     h, w = 6, 10
@@ -186,3 +208,34 @@ def test_16_bit_bayer_decodes_like_its_top_8_bits(pattern: str) -> None:
     msg8 = padded(mosaic8, f"bayer_{pattern}8", pad=0)
     out16, out8 = image_to_rgb(msg16), image_to_rgb(msg8)
     assert out16.dtype == np.uint8 and np.abs(out16.astype(int) - out8.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(lambda im: cv2.imencode(".jpg", im)[1], id="jpeg"),
+        pytest.param(lambda im: cv2.imencode(".png", im)[1], id="png"),
+        pytest.param(lambda im: cv2.imencode(".jpg", im[..., 0])[1], id="gray-jpeg"),
+        pytest.param(lambda im: cv2.imencode(".png", np.dstack([im, im[..., :1]]))[1], id="bgra-png"),
+        pytest.param(lambda im: cv2.imencode(".png", im.astype(np.uint16) * 257)[1], id="png16"),
+    ],
+)
+def test_compressed_frames_decode_to_the_pixels_of_a_bgr_decode_swapped(encoded) -> None:
+    """Decoded straight to RGB where OpenCV can: exactly what a BGR decode and a channel swap give."""
+    image = cv2.resize(rgb(12, 16), (48, 36), interpolation=cv2.INTER_LINEAR)
+    data = encoded(image)
+    expected = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    out = compressed_to_rgb(FakeCompressed("jpeg", array.array("B", data.tobytes())))
+    assert out.dtype == np.uint8 and out.flags.c_contiguous and np.array_equal(out, expected)
+
+
+def test_message_bytes_are_read_in_place_not_copied() -> None:
+    """rclpy hands uint8[] fields over as array('B'); a frame's bytes are viewed, never copied, before decoding."""
+    from derain_seg_ros.ros.image_msg import _raw_bytes
+
+    data = array.array("B", bytes(range(256)) * 4)
+    assert np.shares_memory(_raw_bytes(data), np.frombuffer(data, np.uint8))
+    image = rgb(4, 6)
+    msg = FakeImage(4, 6, "rgb8", 0, 18, array.array("B", image.tobytes()))
+    out = image_to_rgb(msg)
+    assert np.array_equal(out, image) and np.shares_memory(out, np.frombuffer(msg.data, np.uint8))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
-import pytest
-
 import ast
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from derain_seg_ros.ros.launch_args import input_remappings, node_identity, node_overrides, parse_cameras, rviz_config
@@ -37,7 +35,10 @@ def test_the_launch_helpers_do_not_import_torch() -> None:
     import subprocess
 
     code = "import sys, derain_seg_ros.ros.launch_args; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_namespace_and_node_name_are_checked() -> None:
@@ -52,8 +53,11 @@ def test_namespace_and_node_name_are_checked() -> None:
 def test_per_camera_inputs_remap_the_raw_topic_and_its_compressed_sibling() -> None:
     assert input_remappings("") == []
     assert input_remappings("{front: /sensing/front/image, rear: /cam_r/image_color}") == [
-        ("front/image_raw", "/sensing/front/image"), ("front/image_raw/compressed", "/sensing/front/image/compressed"),
-        ("rear/image_raw", "/cam_r/image_color"), ("rear/image_raw/compressed", "/cam_r/image_color/compressed")]
+        ("front/image_raw", "/sensing/front/image"),
+        ("front/image_raw/compressed", "/sensing/front/image/compressed"),
+        ("rear/image_raw", "/cam_r/image_color"),
+        ("rear/image_raw/compressed", "/cam_r/image_color/compressed"),
+    ]
     with pytest.raises(ParameterError, match="must map camera names to topics"):
         input_remappings("[front]")
 
@@ -61,8 +65,14 @@ def test_per_camera_inputs_remap_the_raw_topic_and_its_compressed_sibling() -> N
 def test_rviz_is_made_from_the_camera_list_under_the_namespace_in_a_frame_of_the_car() -> None:
     config = rviz_config(["left", "right"], namespace="car1", fixed_frame="base_link")["Visualization Manager"]
     topics = [d["Topic"]["Value"] for d in config["Displays"]]
-    assert topics == ["/car1/left/image_raw", "/car1/left/derained/image", "/car1/left/segmentation/color",
-                      "/car1/right/image_raw", "/car1/right/derained/image", "/car1/right/segmentation/color"]
+    assert topics == [
+        "/car1/left/image_raw",
+        "/car1/left/derained/image",
+        "/car1/left/segmentation/color",
+        "/car1/right/image_raw",
+        "/car1/right/derained/image",
+        "/car1/right/segmentation/color",
+    ]
     assert config["Global Options"]["Fixed Frame"] == "base_link"
     yaml.safe_dump(config)  # plain data rviz reads
 
@@ -70,7 +80,21 @@ def test_rviz_is_made_from_the_camera_list_under_the_namespace_in_a_frame_of_the
 def test_the_launch_file_declares_the_arguments_a_car_needs() -> None:
     """launch_ros is not on PyPI, so the file is read, not run, here (test_launch_pipeline.py runs it under colcon)."""
     tree = ast.parse((Path(__file__).resolve().parent.parent / "launch" / "pipeline.launch.py").read_text())
-    declared = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, "id", "") == "DeclareLaunchArgument"}
-    assert {"namespace", "node_name", "inputs", "respawn", "respawn_delay", "lifecycle", "cameras", "params_file",
-            "use_sim_time", "rviz", "fixed_frame"} <= declared
+    declared = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"
+    }
+    assert {
+        "namespace",
+        "node_name",
+        "inputs",
+        "respawn",
+        "respawn_delay",
+        "lifecycle",
+        "cameras",
+        "params_file",
+        "use_sim_time",
+        "rviz",
+        "fixed_frame",
+    } <= declared

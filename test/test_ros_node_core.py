@@ -6,10 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
-
-import cv2
 
 from derain_seg_ros.ros import outputs
 from derain_seg_ros.ros.drops import StampGaps
@@ -40,7 +39,9 @@ class FakeEngine:
             if self.fail_on is not None and any(f[0, 0, 0] == self.fail_on for f in frames):
                 raise RuntimeError("engine exploded")
             batch = np.stack(frames)
-            return EngineOutput(derained=255 - batch, labels=np.broadcast_to(batch[..., 0, 0, 0, None, None], batch.shape[:3]).copy())
+            return EngineOutput(
+                derained=255 - batch, labels=np.broadcast_to(batch[..., 0, 0, 0, None, None], batch.shape[:3]).copy()
+            )
         finally:
             with self.done:
                 self.calls.append([int(f[0, 0, 0]) for f in frames])
@@ -66,7 +67,9 @@ class Collector:
 
     def wait(self, n: int, timeout: float = 5.0) -> list[Result]:
         with self.cond:
-            assert self.cond.wait_for(lambda: len(self.results) >= n, timeout), f"only {len(self.results)} of {n} results"
+            assert self.cond.wait_for(lambda: len(self.results) >= n, timeout), (
+                f"only {len(self.results)} of {n} results"
+            )
             return list(self.results)
 
 
@@ -352,7 +355,9 @@ def test_label_raw_is_the_segmenter_on_the_rainy_frame_when_wanted() -> None:
         return np.stack([np.full(f.shape[:2], 3, np.uint8) for f in frames])
 
     wanted = {"cam": {LABEL, LABEL_RAW}}
-    core = NodeCore(engine, ["cam"], out, wanted=lambda cam: wanted[cam], process_size=(2, 3), segment_rainy=segment_rainy)
+    core = NodeCore(
+        engine, ["cam"], out, wanted=lambda cam: wanted[cam], process_size=(2, 3), segment_rainy=segment_rainy
+    )
     core.submit("cam", lambda: frame(5), 1)
     first = out.wait(1)[0]
     wanted["cam"] = {LABEL}
@@ -362,3 +367,85 @@ def test_label_raw_is_the_segmenter_on_the_rainy_frame_when_wanted() -> None:
     assert set(first.images) == {LABEL, LABEL_RAW} and first.images[LABEL_RAW].shape == (4, 6)
     assert np.all(first.images[LABEL_RAW] == 3) and np.all(first.images[LABEL] == 5)
     assert set(second.images) == {LABEL} and calls == [1]  # not computed when nobody wants it
+
+
+class CountingCondition:
+    """Wraps one of the core's conditions and counts its notifications (the waits pass through)."""
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self.cond, self.notified = cond, 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        self.cond.notify(n)
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        self.cond.notify_all()
+
+    def __getattr__(self, name: str):
+        return getattr(self.cond, name)
+
+    def __enter__(self):
+        return self.cond.__enter__()
+
+    def __exit__(self, *exc):
+        return self.cond.__exit__(*exc)
+
+
+def test_a_frame_that_arrives_wakes_neither_the_post_thread_nor_a_busy_inference_thread() -> None:
+    """30 frames a second per camera: an arrival wakes the inference thread only when its slot was empty
+    (it may be waiting for it); replacing a waiting frame, or an idle frame, wakes no worker thread."""
+    engine, out = FakeEngine(max_batch=1), Collector()
+    engine.gate.clear()
+    wanted = {"cam": set(OUTPUT_TOPICS)}
+    core = NodeCore(engine, ["cam"], out, wanted=lambda cam: wanted[cam])
+    core.submit("cam", lambda: frame(1), 1)
+    assert engine.entered.wait(2)  # the inference thread is busy with frame 1
+    work, handover = CountingCondition(core._work), CountingCondition(core._handover)
+    core._work, core._handover = work, handover
+    for value in range(2, 12):  # frame 2 fills the empty slot, 3..11 replace it
+        assert core.submit("cam", lambda v=value: frame(v), value)
+    wanted["cam"] = set()
+    assert core.submit("cam", lambda: frame(12), 12) is False  # nobody listens: idle
+    assert (work.notified, handover.notified) == (1, 0)
+    counts = core.summary()["cam"]
+    assert (counts["received"], counts["dropped"], counts["idle"]) == (12, 9, 1)
+    engine.gate.set()
+    wanted["cam"] = set(OUTPUT_TOPICS)
+    assert [r.header for r in out.wait(2)] == [1, 11]  # the waiting frame still goes through
+    core.shutdown()
+
+
+def test_stamp_gaps_take_the_median_period_as_numpy_does() -> None:
+    """The per-message median is plain Python (numpy's costs ~10 us a message): the same value, even and odd."""
+    from derain_seg_ros.ros.drops import median
+
+    rng = np.random.default_rng(3)
+    for n in range(1, 17):
+        for _ in range(50):
+            values = [int(v) for v in rng.integers(1, 10**10, n)]
+            assert median(values) == float(np.median(values))
+    assert median([4, 1, 3, 2]) == 2.5 and median([5, 1, 3]) == 3.0
+
+
+def test_overlay_and_colours_are_exactly_the_plain_numpy_definition() -> None:
+    """The fast OpenCV paths (per-channel LUTs, a masked copy) give the same pixels as the obvious numpy code."""
+    from derain_seg_ros.labels import IGNORE_ID, TRAIN_ID_TO_COLOR, colorize
+    from derain_seg_ros.runtime.postprocess import overlay
+
+    rng = np.random.default_rng(4)
+    for shape in [(1, 1), (4, 1), (1, 4), (7, 5), (48, 64)]:
+        rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        labels = rng.integers(0, 22, shape).astype(np.uint8)
+        labels[labels >= 19] = IGNORE_ID
+        labels.flat[0] = IGNORE_ID
+        assert np.array_equal(colorize(labels), TRAIN_ID_TO_COLOR[labels])
+        assert np.array_equal(colorize(labels[:, ::2]), TRAIN_ID_TO_COLOR[labels[:, ::2]])  # not contiguous
+        for alpha in (0.0, 0.3, 1.0):
+            expected = cv2.addWeighted(rgb, 1 - alpha, TRAIN_ID_TO_COLOR[labels], alpha, 0.0)
+            expected[labels == IGNORE_ID] = rgb[labels == IGNORE_ID]
+            assert np.array_equal(overlay(rgb, labels, alpha), expected)
+        before = rgb.copy()
+        overlay(rgb, labels)
+        assert np.array_equal(rgb, before)  # the input is never written

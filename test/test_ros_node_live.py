@@ -16,10 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_harness import (BEST_EFFORT, FAKE_CHOICE_PRELUDE, InProcessNode, NodeProcess, Probe, choice_of, compressed_msg,
-                         image_msg, stamp_ns, write_params)
+from ros_harness import (
+    BEST_EFFORT,
+    FAKE_CHOICE_PRELUDE,
+    InProcessNode,
+    NodeProcess,
+    Probe,
+    choice_of,
+    compressed_msg,
+    image_msg,
+    stamp_ns,
+    write_params,
+)
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: I001 (after ros_harness: it isolates DDS first)
+# isort: split
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # after ros_harness: it isolates DDS first
 from rcl_interfaces.msg import Log, Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -52,7 +63,9 @@ def scene(i: int, shape: tuple[int, int]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline(PipelineConfig.small()))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "small.pt", DerainSegPipeline.from_config(PipelineConfig.small())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +78,20 @@ def probe():
 @pytest.fixture(scope="module")
 def live(checkpoint: Path, probe: Probe, tmp_path_factory: pytest.TempPathFactory):
     """The node as its own process: front raw, rear compressed (rear.transport), silent never sends."""
-    params = write_params(tmp_path_factory.mktemp("params") / "node.yaml", {
-        "cameras": ["front", "rear", "silent"], "transport": "raw", "rear": {"transport": "compressed"},
-        "checkpoint": str(checkpoint), "backend": "torch", "precision": "fp32", "batch": 2,
-        "diagnostics_period_s": 0.25, "diagnostics_window": 4})
+    params = write_params(
+        tmp_path_factory.mktemp("params") / "node.yaml",
+        {
+            "cameras": ["front", "rear", "silent"],
+            "transport": "raw",
+            "rear": {"transport": "compressed"},
+            "checkpoint": str(checkpoint),
+            "backend": "torch",
+            "precision": "fp32",
+            "batch": 2,
+            "diagnostics_period_s": 0.25,
+            "diagnostics_window": 4,
+        },
+    )
     for cam in ("front", "rear"):
         for topic in OUTPUT_TOPICS:
             probe.subscribe(Image, f"/{cam}/{topic}")
@@ -79,11 +102,20 @@ def live(checkpoint: Path, probe: Probe, tmp_path_factory: pytest.TempPathFactor
     try:
         node.wait_for_line("listening on", timeout=120)
         streams = {
-            "front": probe.stream(Image, "/front/image_raw",
-                                  lambda i: image_msg(scene(i, FRONT), stamp_of(i), "front_optical", "bgr8"), RATE_HZ,
-                                  BEST_EFFORT),
-            "rear": probe.stream(CompressedImage, "/rear/image_raw/compressed",
-                                 lambda i: compressed_msg(scene(i, REAR), stamp_of(i), "rear_optical"), RATE_HZ, BEST_EFFORT),
+            "front": probe.stream(
+                Image,
+                "/front/image_raw",
+                lambda i: image_msg(scene(i, FRONT), stamp_of(i), "front_optical", "bgr8"),
+                RATE_HZ,
+                BEST_EFFORT,
+            ),
+            "rear": probe.stream(
+                CompressedImage,
+                "/rear/image_raw/compressed",
+                lambda i: compressed_msg(scene(i, REAR), stamp_of(i), "rear_optical"),
+                RATE_HZ,
+                BEST_EFFORT,
+            ),
         }
         yield node, streams
     finally:
@@ -95,7 +127,9 @@ def sent_stamps(stream) -> set[int]:
 
 
 def statuses(probe: Probe, name: str) -> list[DiagnosticStatus]:
-    return [s for array_ in probe.messages("/diagnostics") for s in array_.status if s.name == f"derain_seg_node: {name}"]
+    return [
+        s for array_ in probe.messages("/diagnostics") for s in array_.status if s.name == f"derain_seg_node: {name}"
+    ]
 
 
 def test_raw_and_compressed_cameras_come_out_with_their_stamps_and_frame_ids(live, probe: Probe) -> None:
@@ -105,14 +139,17 @@ def test_raw_and_compressed_cameras_come_out_with_their_stamps_and_frame_ids(liv
             messages = probe.wait_for_count(f"/{cam}/{topic}", 5)
             assert {m.header.frame_id for m in messages} == {frame_id}
             assert {stamp_ns(m.header) for m in messages} <= sent_stamps(streams[cam])
-            assert {(m.height, m.width, m.encoding, m.step) for m in messages} == \
-                {(*shape, outputs.ENCODING[topic], shape[1] * (1 if topic == LABEL else 3))}
+            assert {(m.height, m.width, m.encoding, m.step) for m in messages} == {
+                (*shape, outputs.ENCODING[topic], shape[1] * (1 if topic == LABEL else 3))
+            }
     labels = probe.messages("/front/segmentation/label")[0]
     assert max(labels.data) < 19  # trainIds
 
 
 def test_camera_info_is_republished_with_each_output_stamp(live, probe: Probe) -> None:
-    info = CameraInfo(height=FRONT[0], width=FRONT[1], distortion_model="plumb_bob", k=[40.0, 0, 24, 0, 40, 16, 0, 0, 1])
+    info = CameraInfo(
+        height=FRONT[0], width=FRONT[1], distortion_model="plumb_bob", k=[40.0, 0, 24, 0, 40, 16, 0, 0, 1]
+    )
     info.header.frame_id = "front_optical"
     stream = probe.stream(CameraInfo, "/front/camera_info", [info] * 20, 5.0)
     try:
@@ -121,7 +158,9 @@ def test_camera_info_is_republished_with_each_output_stamp(live, probe: Probe) -
         stream.stop()
     derained_stamps = {stamp_ns(m.header) for m in probe.messages("/front/derained/image")}
     assert all(stamp_ns(m.header) in derained_stamps for m in restamped)
-    assert all(m.header.frame_id == "front_optical" and list(m.k) == list(info.k) and m.width == FRONT[1] for m in restamped)
+    assert all(
+        m.header.frame_id == "front_optical" and list(m.k) == list(info.k) and m.width == FRONT[1] for m in restamped
+    )
 
 
 def test_a_truncated_frame_is_rejected_counted_and_logged_once(live, probe: Probe) -> None:
@@ -132,8 +171,10 @@ def test_a_truncated_frame_is_rejected_counted_and_logged_once(live, probe: Prob
     assert stream.done.wait(10)
 
     def rejected() -> int:
-        return max((int(dict((v.key, v.value) for v in s.values)["rejected since start"]) for s in statuses(probe, "front")),
-                   default=0)
+        return max(
+            (int(dict((v.key, v.value) for v in s.values)["rejected since start"]) for s in statuses(probe, "front")),
+            default=0,
+        )
 
     # (the good front stream goes on beside them: under load DDS may drop a frame or two, hence ">= 2")
     probe.wait_for(lambda: rejected() >= 2, what="rejected frames counted in /diagnostics")
@@ -145,7 +186,9 @@ def test_a_truncated_frame_is_rejected_counted_and_logged_once(live, probe: Prob
     warned = [s for s in statuses(probe, "front") if s.level == DiagnosticStatus.WARN]
     assert warned and "bad frame(s) rejected" in warned[-1].message
     lines = rosout_lines()
-    assert len(lines) == 1 and "data holds" in lines[0].msg and lines[0].level == Log.WARN  # throttled: one line for all
+    assert (
+        len(lines) == 1 and "data holds" in lines[0].msg and lines[0].level == Log.WARN
+    )  # throttled: one line for all
     probe.wait_for(lambda: statuses(probe, "front")[-1].level == DiagnosticStatus.OK, what="the warning to age out")
     assert node.process.poll() is None
 
@@ -173,13 +216,21 @@ def _call(probe: Probe, srv_type, name: str, request):
 def test_parameters_are_read_only_so_a_param_set_is_refused(live, probe: Probe) -> None:
     """What `ros2 param set /derain_seg_node overlay_alpha 0.9` does: the SetParameters service."""
     value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.9)
-    result = _call(probe, SetParameters, "/derain_seg_node/set_parameters",
-                   SetParameters.Request(parameters=[Parameter(name="overlay_alpha", value=value)])).results[0]
+    result = _call(
+        probe,
+        SetParameters,
+        "/derain_seg_node/set_parameters",
+        SetParameters.Request(parameters=[Parameter(name="overlay_alpha", value=value)]),
+    ).results[0]
     assert not result.successful and "read-only" in result.reason
     got = _call(probe, GetParameters, "/derain_seg_node/get_parameters", GetParameters.Request(names=["overlay_alpha"]))
     assert got.values[0].double_value == 0.5
-    described = _call(probe, DescribeParameters, "/derain_seg_node/describe_parameters",
-                      DescribeParameters.Request(names=["overlay_alpha", "rear.transport"])).descriptors
+    described = _call(
+        probe,
+        DescribeParameters,
+        "/derain_seg_node/describe_parameters",
+        DescribeParameters.Request(names=["overlay_alpha", "rear.transport"]),
+    ).descriptors
     assert all(d.read_only for d in described) and "<= 1" in described[0].additional_constraints
 
 
@@ -236,8 +287,15 @@ def test_under_a_slow_engine_the_newest_frame_wins_and_the_rest_are_counted_drop
     finally:
         node.close()
     counts = core.summary()["slow"]
-    assert [stamp_ns(m.header) for m in out] == [arrived[0], stamp_of(11)]  # the first, then the newest, not the oldest waiting
-    assert len(arrived) >= 3 and (counts["received"], counts["processed"], counts["dropped"]) == (len(arrived), 2, len(arrived) - 2)
+    assert [stamp_ns(m.header) for m in out] == [
+        arrived[0],
+        stamp_of(11),
+    ]  # the first, then the newest, not the oldest waiting
+    assert len(arrived) >= 3 and (counts["received"], counts["processed"], counts["dropped"]) == (
+        len(arrived),
+        2,
+        len(arrived) - 2,
+    )
 
 
 def test_outputs_nobody_subscribes_to_are_neither_computed_nor_published(gated, probe: Probe, monkeypatch) -> None:
@@ -247,8 +305,9 @@ def test_outputs_nobody_subscribes_to_are_neither_computed_nor_published(gated, 
     node = InProcessNode({"cameras": ["lazy"]})
     try:
         probe.subscribe(Image, "/lazy/derained/image")
-        stream = probe.stream(Image, "/lazy/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "lazy"),
-                              RATE_HZ, BEST_EFFORT)
+        stream = probe.stream(
+            Image, "/lazy/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "lazy"), RATE_HZ, BEST_EFFORT
+        )
         probe.wait_for_count("/lazy/derained/image", 3)
         published = dict(node.node.published)
         overlays_before = len(overlays)
@@ -262,11 +321,15 @@ def test_outputs_nobody_subscribes_to_are_neither_computed_nor_published(gated, 
 
 
 @pytest.mark.parametrize("sig, infer_s", [(signal.SIGINT, 1.0), (signal.SIGTERM, 60.0)], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_ends_the_node_cleanly_within_launch_timeout(sig: int, infer_s: float, probe: Probe, tmp_path: Path) -> None:
+def test_a_signal_ends_the_node_cleanly_within_launch_timeout(
+    sig: int, infer_s: float, probe: Probe, tmp_path: Path
+) -> None:
     """SIGINT with an inference that ends in time (its result goes out), SIGTERM (ros2 launch, systemd,
     docker) with one that never would: both exit 0 well inside launch's 5 s, with no traceback and no
     publish on a dead context."""
-    prelude = FAKE_CHOICE_PRELUDE + f"""
+    prelude = (
+        FAKE_CHOICE_PRELUDE
+        + f"""
 import time, numpy as np
 from derain_seg_ros.ros import node as node_module
 from derain_seg_ros.runtime.engine import EngineOutput
@@ -280,13 +343,15 @@ class SlowEngine:
         pass
 node_module.build_engine = lambda params, stop=None: choice_of(SlowEngine())
 """
+    )
     cam = f"sig{sig}"
     probe.subscribe(Image, f"/{cam}/derained/image")
     node = NodeProcess(write_params(tmp_path / "p.yaml", {"cameras": [cam]}), prelude)
     try:
         node.wait_for_line("listening on")
-        stream = probe.stream(Image, f"/{cam}/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), cam), RATE_HZ,
-                              BEST_EFFORT)
+        stream = probe.stream(
+            Image, f"/{cam}/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), cam), RATE_HZ, BEST_EFFORT
+        )
         node.wait_for_line("inference started")
         code, seconds = node.stop(sig)
         stream.stop()
@@ -308,8 +373,10 @@ node_module.build_engine = lambda params, stop=None: choice_of(SlowEngine())
 
 
 def test_invalid_parameters_stop_the_node_with_one_clear_line(tmp_path: Path, capfd) -> None:
-    params = write_params(tmp_path / "p.yaml", {"overlay_alpha": 2.0, "input_reliability": "best-effort",
-                                                 "process_height": 512, "process_width": 0})
+    params = write_params(
+        tmp_path / "p.yaml",
+        {"overlay_alpha": 2.0, "input_reliability": "best-effort", "process_height": 512, "process_width": 0},
+    )
     assert node_module.main(["derain_seg_node", "--ros-args", "--params-file", str(params)]) == 1
     log = capfd.readouterr().err
     assert "Traceback" not in log
@@ -345,7 +412,8 @@ def test_bad_parameters_raise_before_any_engine_is_built(monkeypatch) -> None:
     assert built == []
 
 
-# -- issue 25: the node as a car would run it ------------------------------------------------------------
+# -- the node as a car would run it ---------------------------------------------------------------------
+
 
 def fresh_stamp(offset_s: float = 0.0) -> int:
     return time.time_ns() + int(offset_s * 1e9)
@@ -357,7 +425,9 @@ def values_of(status: DiagnosticStatus) -> dict[str, str]:
 
 def test_a_callback_that_raises_ends_the_node_with_exit_code_1_and_one_line(probe: Probe, tmp_path: Path) -> None:
     """launch's respawn and systemd's Restart=on-failure only fire on a non-zero exit."""
-    prelude = FAKE_CHOICE_PRELUDE + """
+    prelude = (
+        FAKE_CHOICE_PRELUDE
+        + """
 from derain_seg_ros.ros import node as node_module
 class Idle:
     name, max_batch = "idle", 1
@@ -368,6 +438,7 @@ def broken(self, camera, msg):
 node_module.build_engine = lambda params, stop=None: choice_of(Idle())
 node_module.DerainSegStages._on_camera_info = broken
 """
+    )
     node = NodeProcess(write_params(tmp_path / "p.yaml", {"cameras": ["crashy"]}), prelude)
     try:
         node.wait_for_line("listening on", timeout=180)  # a process start on a busy shared core can take a minute
@@ -383,18 +454,22 @@ node_module.DerainSegStages._on_camera_info = broken
     assert "Traceback" not in log
 
 
-def test_a_named_backend_that_cannot_run_stops_the_node_at_start_in_one_line(checkpoint: Path, tmp_path: Path,
-                                                                             capfd) -> None:
-    for backend, extra, expected in (("tensorrt", {}, "backend tensorrt cannot run here"),
-                                     ("torch", {"precision": "fp16"}, "backend torch cannot run here (fp16 needs a CUDA"),
-                                     ("torch", {"precision": "fp32", "device": "cuda"}, "device cuda asked for")):
+def test_a_named_backend_that_cannot_run_stops_the_node_at_start_in_one_line(
+    checkpoint: Path, tmp_path: Path, capfd
+) -> None:
+    for backend, extra, expected in (
+        ("tensorrt", {}, "backend tensorrt cannot run here"),
+        ("torch", {"precision": "fp16"}, "backend torch cannot run here (fp16 needs a CUDA"),
+        ("torch", {"precision": "fp32", "device": "cuda"}, "device cuda asked for"),
+    ):
         if extra.get("device") == "cuda" or extra.get("precision") == "fp16" or backend == "tensorrt":
             import torch
 
             if torch.cuda.is_available():
                 pytest.skip("a GPU is present: these backends can run")
-        params = write_params(tmp_path / "p.yaml", {"cameras": ["cam"], "checkpoint": str(checkpoint), "backend": backend,
-                                                    **extra})
+        params = write_params(
+            tmp_path / "p.yaml", {"cameras": ["cam"], "checkpoint": str(checkpoint), "backend": backend, **extra}
+        )
         assert node_module.main(["derain_seg_node", "--ros-args", "--params-file", str(params)]) == 1
         log = capfd.readouterr().err
         (line,) = [line for line in log.splitlines() if "FATAL" in line]
@@ -402,18 +477,28 @@ def test_a_named_backend_that_cannot_run_stops_the_node_at_start_in_one_line(che
 
 
 def test_auto_falls_back_and_says_so_in_diagnostics_and_rosout(checkpoint: Path, probe: Probe) -> None:
-    probe.subscribe(Log, "/rosout", QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-                                               durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    probe.subscribe(
+        Log,
+        "/rosout",
+        QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+    )
     probe.subscribe(DiagnosticArray, "/diagnostics")
-    node = InProcessNode({"cameras": ["auto"], "checkpoint": str(checkpoint), "backend": "auto",
-                          "diagnostics_period_s": 0.2}, node_name="auto_node")
+    node = InProcessNode(
+        {"cameras": ["auto"], "checkpoint": str(checkpoint), "backend": "auto", "diagnostics_period_s": 0.2},
+        node_name="auto_node",
+    )
     try:
+
         def engine_statuses() -> list[DiagnosticStatus]:
             return [s for a in probe.messages("/diagnostics") for s in a.status if s.name == "auto_node: engine"]
 
         probe.wait_for(lambda: engine_statuses(), what="the engine status")
-        probe.wait_for(lambda: any(m.name == "auto_node" and "backend auto asked; running" in m.msg
-                                   for m in probe.messages("/rosout")), what="the fallback on /rosout")
+        probe.wait_for(
+            lambda: any(
+                m.name == "auto_node" and "backend auto asked; running" in m.msg for m in probe.messages("/rosout")
+            ),
+            what="the fallback on /rosout",
+        )
     finally:
         node.close()
     status = engine_statuses()[-1]
@@ -429,8 +514,9 @@ def test_no_inference_while_no_output_has_a_subscriber(gated, probe: Probe) -> N
     node = InProcessNode({"cameras": ["nobody"]})
     core = node.node.core
     try:
-        stream = probe.stream(Image, "/nobody/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "n"),
-                              RATE_HZ, BEST_EFFORT)
+        stream = probe.stream(
+            Image, "/nobody/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "n"), RATE_HZ, BEST_EFFORT
+        )
         assert core.wait_for(lambda: core.stats["nobody"].counts["received"] >= 4, 20)
         assert not gated.entered.is_set()
         counts = dict(core.stats["nobody"].counts)
@@ -450,16 +536,23 @@ def test_lost_frames_and_stamp_to_publish_latency_show_in_diagnostics(gated, pro
     try:
         probe.subscribe(Image, "/gappy/derained/image")
         probe.subscribe(DiagnosticArray, "/diagnostics")
-        stream = probe.stream(Image, "/gappy/image_raw",
-                              lambda i: image_msg(scene(i, (16, 24)), base + (i + i // 3) * 50_000_000, "g"), 20.0,
-                              BEST_EFFORT)
+        stream = probe.stream(
+            Image,
+            "/gappy/image_raw",
+            lambda i: image_msg(scene(i, (16, 24)), base + (i + i // 3) * 50_000_000, "g"),
+            20.0,
+            BEST_EFFORT,
+        )
 
         def latest() -> dict[str, str]:
             found = statuses(probe, "gappy")
             return values_of(found[-1]) if found else {}
 
-        probe.wait_for(lambda: int(latest().get("lost since start", 0)) >= 3 and "stamp to publish p50 (ms)" in latest(),
-                       timeout=30, what="lost frames and the stamp-to-publish latency")
+        probe.wait_for(
+            lambda: int(latest().get("lost since start", 0)) >= 3 and "stamp to publish p50 (ms)" in latest(),
+            timeout=30,
+            what="lost frames and the stamp-to-publish latency",
+        )
         stream.stop()
     finally:
         node.close()
@@ -472,15 +565,24 @@ def test_two_nodes_with_their_own_names_publish_their_own_diagnostic_statuses(ga
     probe.subscribe(DiagnosticArray, "/diagnostics")
     node = InProcessNode({"cameras": ["named"], "diagnostics_period_s": 0.2}, node_name="left_derain", namespace="car1")
     try:
-        probe.wait_for(lambda: {"car1/left_derain: named", "car1/left_derain: engine"} <= {
-            s.name for a in probe.messages("/diagnostics") for s in a.status}, what="statuses under the node's own name")
+        probe.wait_for(
+            lambda: (
+                {"car1/left_derain: named", "car1/left_derain: engine"}
+                <= {s.name for a in probe.messages("/diagnostics") for s in a.status}
+            ),
+            what="statuses under the node's own name",
+        )
     finally:
         node.close()
 
 
 def test_parameters_are_typed_with_ranges_for_ros2_param_describe(live, probe: Probe) -> None:
-    described = _call(probe, DescribeParameters, "/derain_seg_node/describe_parameters",
-                      DescribeParameters.Request(names=["overlay_alpha", "batch", "cameras", "rear.transport"])).descriptors
+    described = _call(
+        probe,
+        DescribeParameters,
+        "/derain_seg_node/describe_parameters",
+        DescribeParameters.Request(names=["overlay_alpha", "batch", "cameras", "rear.transport"]),
+    ).descriptors
     alpha, batch, cameras, transport = described
     assert (alpha.type, alpha.dynamic_typing) == (ParameterType.PARAMETER_DOUBLE, False)
     assert (alpha.floating_point_range[0].from_value, alpha.floating_point_range[0].to_value) == (0.0, 1.0)
@@ -492,13 +594,21 @@ def test_label_raw_is_the_pipelines_segmenter_on_the_rainy_frame(checkpoint: Pat
     from derain_seg_ros.runtime.checkpoint import load_pipeline
     from derain_seg_ros.runtime.segment_only import segment
 
-    node = InProcessNode({"cameras": ["rawseg"], "checkpoint": str(checkpoint), "backend": "torch", "precision": "fp32",
-                          "publish_label_raw": True})
+    node = InProcessNode(
+        {
+            "cameras": ["rawseg"],
+            "checkpoint": str(checkpoint),
+            "backend": "torch",
+            "precision": "fp32",
+            "publish_label_raw": True,
+        }
+    )
     try:
         probe.subscribe(Image, "/rawseg/segmentation/label_raw")
         frames = {stamp_of(i): scene(i, (24, 32)) for i in range(100)}
-        stream = probe.stream(Image, "/rawseg/image_raw", lambda i: image_msg(frames[stamp_of(i)], stamp_of(i), "r"),
-                              RATE_HZ, BEST_EFFORT)
+        stream = probe.stream(
+            Image, "/rawseg/image_raw", lambda i: image_msg(frames[stamp_of(i)], stamp_of(i), "r"), RATE_HZ, BEST_EFFORT
+        )
         msg = probe.wait_for_count("/rawseg/segmentation/label_raw", 1)[0]
         stream.stop()
     finally:
@@ -538,8 +648,9 @@ node_module.build_engine = slow_build
     assert seconds < 30, f"took {seconds:.1f} s"
 
 
-def test_the_lifecycle_node_builds_on_configure_works_only_when_active_and_frees_on_cleanup(gated, probe: Probe,
-                                                                                           monkeypatch) -> None:
+def test_the_lifecycle_node_builds_on_configure_works_only_when_active_and_frees_on_cleanup(
+    gated, probe: Probe, monkeypatch
+) -> None:
     from derain_seg_ros.ros.node import DerainSegLifecycleNode
 
     closed: list[int] = []
@@ -548,8 +659,9 @@ def test_the_lifecycle_node_builds_on_configure_works_only_when_active_and_frees
     lc = node.node
     try:
         probe.subscribe(Image, "/managed/derained/image")
-        stream = probe.stream(Image, "/managed/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "m"),
-                              RATE_HZ, BEST_EFFORT)
+        stream = probe.stream(
+            Image, "/managed/image_raw", lambda i: image_msg(scene(i, (16, 24)), stamp_of(i), "m"), RATE_HZ, BEST_EFFORT
+        )
         assert lc.core is None and lc.choice is None
         assert lc.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert lc.choice is not None and lc.core is None  # engine loaded, nothing subscribed yet
@@ -584,3 +696,16 @@ def test_the_lifecycle_flag_starts_the_managed_node(monkeypatch) -> None:
     node_module.main(["derain_seg_node", "--lifecycle", "--ros-args", "-p", "batch:=2"])
     node_module.main(["derain_seg_node", "--ros-args", "-r", "__node:=lifecycle"])
     assert picked == [DerainSegLifecycleNode, DerainSegNode]
+
+
+def test_the_nodes_publishers_add_no_qos_event_handlers_to_every_executor_wake_up(gated) -> None:
+    """rclpy's default QoS event handlers (two per publisher) sit in the wait set the executor rebuilds for every
+    camera message; the node's own publishers go without them, its input subscriptions keep theirs."""
+    node = InProcessNode({"cameras": ["front", "rear"], "transport": "compressed"})
+    try:
+        n = node.node
+        publishers = [*n.pubs.values(), *n.info_pubs.values(), n.diagnostics]
+        assert len(publishers) == 9 and all(p.event_handlers == [] for p in publishers)
+        assert all(s.event_handlers for s in n.subs)  # an input with an incompatible QoS is still logged here
+    finally:
+        node.close()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from derain_seg_ros.ros.outputs import DERAINED, LABEL
-from pathlib import Path
-
 from derain_seg_ros.ros.params import SPECS, ParameterError, markdown_table, transport_parameter, validate
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ros.md"
@@ -24,36 +24,57 @@ def test_an_int_where_a_float_is_expected_is_taken_as_the_float() -> None:
 
 def test_every_problem_is_reported_in_one_message() -> None:
     with pytest.raises(ParameterError) as err:
-        validate({"overlay_alpha": 2.0, "input_reliability": "best-effort", "process_height": 512, "process_width": 0,
-                  "batch": 0, "backend": "cuda"})
+        validate(
+            {
+                "overlay_alpha": 2.0,
+                "input_reliability": "best-effort",
+                "process_height": 512,
+                "process_width": 0,
+                "batch": 0,
+                "backend": "cuda",
+            }
+        )
     message = str(err.value)
     assert message.startswith("invalid parameters: ") and "\n" not in message
-    for part in ("overlay_alpha must be >= 0; <= 1, got 2.0", "input_reliability must be one of best_effort, reliable",
-                 "process_height and process_width must both be > 0 or both 0, got 512 x 0", "batch must be >= 1",
-                 "backend must be one of auto, tensorrt, onnxruntime, torch, got 'cuda'"):
+    for part in (
+        "overlay_alpha must be >= 0; <= 1, got 2.0",
+        "input_reliability must be one of best_effort, reliable",
+        "process_height and process_width must both be > 0 or both 0, got 512 x 0",
+        "batch must be >= 1",
+        "backend must be one of auto, tensorrt, onnxruntime, torch, got 'cuda'",
+    ):
         assert part in message
 
 
-@pytest.mark.parametrize("values, expected", [
-    ({"batch": 2.5}, "batch must be an integer, got 2.5"),
-    ({"publish_color": 1}, "publish_color must be true or false"),
-    ({"cameras": []}, "cameras must name at least one camera namespace"),
-    ({"cameras": ["front", "front"]}, "lists a camera twice"),
-    ({"cameras": ["front", "1rear"]}, "camera '1rear' is not a valid namespace"),
-    ({"cameras": "front"}, "cameras must be a list of strings"),
-    ({"publish_derained": False, "publish_label": False, "publish_color": False}, "every output is switched off"),
-    ({"diagnostics_period_s": 0.0}, "diagnostics_period_s must be >= 0.01; <= 60"),
-    ({"device": "gpu0"}, "device must be empty, cpu, cuda or cuda:N"),
-    ({"batch": 65}, "batch must be >= 1; <= 64, got 65"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"batch": 2.5}, "batch must be an integer, got 2.5"),
+        ({"publish_color": 1}, "publish_color must be true or false"),
+        ({"cameras": []}, "cameras must name at least one camera namespace"),
+        ({"cameras": ["front", "front"]}, "lists a camera twice"),
+        ({"cameras": ["front", "1rear"]}, "camera '1rear' is not a valid namespace"),
+        ({"cameras": "front"}, "cameras must be a list of strings"),
+        ({"publish_derained": False, "publish_label": False, "publish_color": False}, "every output is switched off"),
+        ({"diagnostics_period_s": 0.0}, "diagnostics_period_s must be >= 0.01; <= 60"),
+        ({"device": "gpu0"}, "device must be empty, cpu, cuda or cuda:N"),
+        ({"batch": 65}, "batch must be >= 1; <= 64, got 65"),
+    ],
+)
 def test_wrong_values_are_named(values: dict, expected: str) -> None:
     with pytest.raises(ParameterError, match=expected):
         validate(values)
 
 
 def test_transport_is_per_camera_with_the_global_one_as_default() -> None:
-    p = validate({"cameras": ["front", "rear", "stereo/left"], "transport": "raw", "rear.transport": "compressed",
-                  transport_parameter("stereo/left"): "compressed"})
+    p = validate(
+        {
+            "cameras": ["front", "rear", "stereo/left"],
+            "transport": "raw",
+            "rear.transport": "compressed",
+            transport_parameter("stereo/left"): "compressed",
+        }
+    )
     assert p.transports == {"front": "raw", "rear": "compressed", "stereo/left": "compressed"}
     assert transport_parameter("stereo/left") == "stereo.left.transport"
     with pytest.raises(ParameterError, match="rear.transport must be one of raw, compressed, got 'jpeg'"):
@@ -84,8 +105,9 @@ def test_the_parameter_table_in_docs_is_the_one_generated_from_the_specs() -> No
 
 
 def test_the_explicit_backend_and_device_parameters_are_read() -> None:
-    p = validate({"backend": "tensorrt", "fallback": True, "device": "cuda:1", "cuda_graph": True,
-                  "publish_label_raw": True})
+    p = validate(
+        {"backend": "tensorrt", "fallback": True, "device": "cuda:1", "cuda_graph": True, "publish_label_raw": True}
+    )
     assert (p.backend, p.fallback, p.device, p.cuda_graph) == ("tensorrt", True, "cuda:1", True)
     assert LABEL in p.outputs and "segmentation/label_raw" in p.outputs
     assert "segmentation/label_raw" not in validate({}).outputs  # off by default

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 from ros_harness import InProcessNode, Probe, choice_of, stamp_ns  # noqa: I001 (first: it isolates DDS)
-
 from sensor_msgs.msg import Image
 
 from derain_seg_ros.cli import main as cli
@@ -40,7 +39,9 @@ def robotcar_bag(tmp_path: Path) -> Path:
     for cam in ("left", "right"):
         (root / cam).mkdir(parents=True)
         for i in range(FRAMES):
-            cv2.imwrite(str(root / cam / f"{cam}_{START_US + i * PERIOD_US}.png"), rng.integers(0, 256, (24, 32, 3), np.uint8))
+            cv2.imwrite(
+                str(root / cam / f"{cam}_{START_US + i * PERIOD_US}.png"), rng.integers(0, 256, (24, 32, 3), np.uint8)
+            )
     assert cli(["tobag", str(root), str(tmp_path / "bag")]) == 0
     return tmp_path / "bag"
 
@@ -53,7 +54,8 @@ def probe():
 
 
 def test_a_tobag_bag_played_into_the_running_node_comes_out_frame_by_frame_with_its_stamps(
-        robotcar_bag: Path, probe: Probe, monkeypatch) -> None:
+    robotcar_bag: Path, probe: Probe, monkeypatch
+) -> None:
     # Played 2 s apart (rate 0.125): the node keeps one frame per camera, so a late publish that the player
     # catches up on (a loaded CI machine) would otherwise be dropped by design, not lost.
     monkeypatch.setattr(node_module, "build_engine", lambda params, stop=None: choice_of(InvertingEngine()))
@@ -63,18 +65,37 @@ def test_a_tobag_bag_played_into_the_running_node_comes_out_frame_by_frame_with_
         for cam in ("left", "right"):
             for topic in OUTPUT_TOPICS:
                 probe.subscribe(Image, f"/{cam}/{topic}")
-        probe.wait_for(lambda: all(probe.node.count_publishers(f"/{cam}/{t}") for cam in ("left", "right")
-                                   for t in OUTPUT_TOPICS), what="the node's publishers")
-        played = subprocess.run([sys.executable, "-m", "derain_seg_ros.cli", "play", str(robotcar_bag),
-                                 "--wait-for-subscribers", "60", "--delay", "1.0",
-                                 "--rate", "0.125"], capture_output=True, text=True,
-                                timeout=300)
+        probe.wait_for(
+            lambda: all(probe.node.count_publishers(f"/{cam}/{t}") for cam in ("left", "right") for t in OUTPUT_TOPICS),
+            what="the node's publishers",
+        )
+        played = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "derain_seg_ros.cli",
+                "play",
+                str(robotcar_bag),
+                "--wait-for-subscribers",
+                "60",
+                "--delay",
+                "1.0",
+                "--rate",
+                "0.125",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert played.returncode == 0, played.stdout + played.stderr
         assert "/left/image_raw: 5" in played.stdout and "/right/image_raw: 5" in played.stdout
         for cam in ("left", "right"):
             for topic in OUTPUT_TOPICS:
-                probe.wait_for(lambda c=cam, t=topic: {stamp_ns(m.header) for m in probe.messages(f"/{c}/{t}")} >= expected,
-                               timeout=120, what=f"every frame on /{cam}/{topic}")
+                probe.wait_for(
+                    lambda c=cam, t=topic: {stamp_ns(m.header) for m in probe.messages(f"/{c}/{t}")} >= expected,
+                    timeout=120,
+                    what=f"every frame on /{cam}/{topic}",
+                )
     finally:
         node.close()
     for cam in ("left", "right"):
@@ -86,7 +107,7 @@ def test_a_tobag_bag_played_into_the_running_node_comes_out_frame_by_frame_with_
 
 def test_play_keeps_the_recorded_pace(robotcar_bag: Path) -> None:
     """5 frames 0.25 s apart: about 1 s at rate 1, about 0.5 s at rate 2 (no subscriber needed)."""
-    from derain_seg_ros.ros.play import play_bag
+    from derain_seg_ros.bags.play import play_bag
 
     summary = play_bag(robotcar_bag, rate=2.0)
     assert summary.published == {"/left/image_raw": FRAMES, "/right/image_raw": FRAMES}

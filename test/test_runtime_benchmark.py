@@ -18,7 +18,7 @@ SMALL = PipelineConfig.small()
 
 
 def test_stages_are_the_pipelines_own_submodules_timed_inside_one_call() -> None:
-    pipeline = DerainSegPipeline(SMALL).eval()
+    pipeline = DerainSegPipeline.from_config(SMALL).eval()
     setting = Setting("torch", "fp32", False, (30, 50), 1, "small")
     flops = {"attention": 1.0, "pipeline": 9.0}  # passed through as given (count_flops has its own test)
     timings = time_setting(TorchEngine(pipeline), setting, warmup=0, runs=1, flops=flops)
@@ -52,7 +52,7 @@ def test_a_submodule_called_twice_is_timed_as_one_stage() -> None:
 def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run() -> None:
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
-        FramePipeline(DerainSegPipeline(SMALL)).eval()(torch.zeros(2, 20, 30, 3, dtype=torch.uint8))
+        FramePipeline(DerainSegPipeline.from_config(SMALL)).eval()(torch.zeros(2, 20, 30, 3, dtype=torch.uint8))
     counted = count_flops(SMALL, 20, 30, 2)
     assert counted["pipeline"] == pytest.approx(counter.get_total_flops() / 1e9)
     assert 0 < sum(v for k, v in counted.items() if k != "pipeline") <= counted["pipeline"]
@@ -60,7 +60,10 @@ def test_flops_counted_on_the_meta_device_equal_those_of_a_real_run() -> None:
 
 def test_a_malformed_setting_is_refused_before_anything_runs() -> None:
     assert [s.label for s in plan("small", [(8, 8)], [1], ["fp32", "fp16+graph"], ["torch", "onnxruntime"])] == [
-        "torch fp32, 8x8, batch 1, small", "torch fp16+graph, 8x8, batch 1, small",
-        "onnxruntime fp32, 8x8, batch 1, small", "onnxruntime fp16, 8x8, batch 1, small"]
+        "torch fp32, 8x8, batch 1, small",
+        "torch fp16+graph, 8x8, batch 1, small",
+        "onnxruntime fp32, 8x8, batch 1, small",
+        "onnxruntime fp16, 8x8, batch 1, small",
+    ]
     with pytest.raises(EngineSpecError, match="fp16\\+grpah"):
         plan("small", [(8, 8)], [1], ["fp16+grpah"], ["torch"])

@@ -50,8 +50,12 @@ def test_key_changes_with_onnx_bytes_precision_and_gpu(onnx_file: Path, tmp_path
     base = key(onnx_file)
     other = tmp_path / "other.onnx"
     other.write_bytes(b"onnx-graph-v2")
-    variants = [key(other), key(onnx_file, precision="fp32"), key(onnx_file, gpu="Orin"),
-                EngineKey.for_onnx(onnx_file, "fp16", "11.0.0", "NVIDIA H100")]
+    variants = [
+        key(other),
+        key(onnx_file, precision="fp32"),
+        key(onnx_file, gpu="Orin"),
+        EngineKey.for_onnx(onnx_file, "fp16", "11.0.0", "NVIDIA H100"),
+    ]
     assert all(v.digest() != base.digest() for v in variants)
     assert key(onnx_file).digest() == base.digest()
 
@@ -99,8 +103,9 @@ def test_real_tensorrt_build_where_available(tmp_path: Path) -> None:
         pytest.skip("TensorRT is installed but no CUDA GPU is present")
     import numpy as np
 
-    engine = make_engine(EngineSpec("tensorrt", config=SMALL, precision="fp16", size=(64, 96), cache_dir=tmp_path,
-                                    fallback=False))
+    engine = make_engine(
+        EngineSpec("tensorrt", config=SMALL, precision="fp16", size=(64, 96), cache_dir=tmp_path, fallback=False)
+    )
     out = engine.infer([np.zeros((64, 96, 3), np.uint8)])
     assert out.derained.shape == (1, 64, 96, 3) and out.labels.shape == (1, 64, 96)
     assert list(tmp_path.glob("*.engine"))
@@ -126,8 +131,11 @@ def fake_tensorrt(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
 
 
 def graph_float_types(path: Path) -> set[int]:
-    return {t.data_type for t in onnx.load(str(path)).graph.initializer if t.data_type in (onnx.TensorProto.FLOAT,
-                                                                                            onnx.TensorProto.FLOAT16)}
+    return {
+        t.data_type
+        for t in onnx.load(str(path)).graph.initializer
+        if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +144,9 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fake_tensorrt, shared_cache: Path,
-                                                                              caplog) -> None:
+def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(
+    fake_tensorrt, shared_cache: Path, caplog
+) -> None:
     fake_tensorrt.version = "11.1.0"
     spec = EngineSpec("tensorrt", config=NO_SRRN, precision="bf16", size=(32, 48), cache_dir=shared_cache)
     with caplog.at_level(logging.INFO):
@@ -153,8 +162,9 @@ def test_tensorrt_11_with_bf16_builds_fp32_says_so_once_and_caches_it_as_fp32(fa
         make_engine(spec.with_(fallback=False))  # asked for explicitly: refused, never silently changed
 
 
-def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(fake_tensorrt,
-                                                                                        shared_cache: Path) -> None:
+def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp32_graph(
+    fake_tensorrt, shared_cache: Path
+) -> None:
     fake_tensorrt.version = "11.1.0"
     spec = EngineSpec("tensorrt", config=NO_SRRN, size=(32, 48), cache_dir=shared_cache)
     half = make_engine(spec.with_(precision="fp16"))
@@ -169,14 +179,46 @@ def test_tensorrt_11_fp16_builds_from_a_half_graph_and_tensorrt_10_shares_one_fp
 def test_export_build_engine_prebuilds_what_the_node_then_loads(fake_tensorrt, tmp_path: Path) -> None:
     """A prebuilt engine is only found at start-up if it was built from the node's own cached ONNX
     file (the cache key holds its hash): the second make_engine must load, not build."""
-    checkpoint = save_checkpoint(tmp_path / "small.pt", DerainSegPipeline(SMALL))
+    checkpoint = save_checkpoint(tmp_path / "small.pt", DerainSegPipeline.from_config(SMALL))
     cache, out = tmp_path / "cache", tmp_path / "copy.onnx"
-    assert main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--batch", "2",
-                 "--build-engine", "--cache-dir", str(cache), "--out", str(out)]) == 0
-    engine = make_engine(EngineSpec("tensorrt", checkpoint, precision="fp16", size=(32, 48), batch=2, cache_dir=cache,
-                                    fallback=False))
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(checkpoint),
+                "--height",
+                "32",
+                "--width",
+                "48",
+                "--batch",
+                "2",
+                "--build-engine",
+                "--cache-dir",
+                str(cache),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    engine = make_engine(
+        EngineSpec("tensorrt", checkpoint, precision="fp16", size=(32, 48), batch=2, cache_dir=cache, fallback=False)
+    )
     assert len(fake_tensorrt.builds) == 1 and engine.engine_bytes == b"engine fp16 b2"
     assert fake_tensorrt.builds[0][0] == engine.onnx_path and engine.onnx_path.parent == cache
     assert out.read_bytes() == engine.onnx_path.read_bytes()
     with pytest.raises(SystemExit, match="drop --dynamic"):
-        main(["export", "--checkpoint", str(checkpoint), "--height", "32", "--width", "48", "--build-engine", "--dynamic"])
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(checkpoint),
+                "--height",
+                "32",
+                "--width",
+                "48",
+                "--build-engine",
+                "--dynamic",
+            ]
+        )

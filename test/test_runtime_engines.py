@@ -54,7 +54,7 @@ def test_overlay_blends_colours_and_keeps_ignored_pixels() -> None:
 
 def test_torch_engine_equals_calling_the_pipeline() -> None:
     torch.manual_seed(0)
-    pipeline = DerainSegPipeline(SMALL).eval()
+    pipeline = DerainSegPipeline.from_config(SMALL).eval()
     engine = TorchEngine(pipeline)
     batch = frames(2, 37, 53)
     out = engine.infer(batch)
@@ -76,8 +76,10 @@ def test_engine_refuses_mixed_sizes_and_bad_frames() -> None:
 
 def test_onnx_export_matches_torch_through_onnxruntime(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    pipeline = DerainSegPipeline(SMALL).eval()
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test extra, absent under `colcon test` without it")
+    pipeline = DerainSegPipeline.from_config(SMALL).eval()
+    ort = pytest.importorskip(
+        "onnxruntime", reason="onnxruntime is a test extra, absent under `colcon test` without it"
+    )
     path = export_onnx(pipeline, tmp_path / "small.onnx", 45, 61, batch=2, with_logits=True)
     batch = np.stack(frames(2, 45, 61, seed=3))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -18,7 +18,14 @@ from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.rain.renderers import make_renderer
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint, save_checkpoint
-from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, MODELS, model_card_name, pack_for_shipping, sha256_of, shipped_checkpoint
+from derain_seg_ros.runtime.shipped import (
+    DEFAULT_MODEL,
+    MODELS,
+    model_card_name,
+    pack_for_shipping,
+    sha256_of,
+    shipped_checkpoint,
+)
 from derain_seg_ros.runtime.torch_engine import TorchEngine
 
 
@@ -66,7 +73,7 @@ def test_shipped_model_derains_fresh_scenes_and_leaves_dry_ones_alone(shipped: t
 
 
 def test_packing_keeps_the_pipeline_and_drops_training_state(tmp_path) -> None:
-    pipeline = DerainSegPipeline(PipelineConfig.small()).eval()
+    pipeline = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     ckpt = save_checkpoint(tmp_path / "last.pt", pipeline, optimizer={"big": torch.zeros(1000)}, step=5)
     packed = pack_for_shipping(ckpt, tmp_path / "model.pt", recipe="test")
     state = read_checkpoint(packed)
@@ -85,8 +92,15 @@ def test_the_card_scores_more_unseen_seeds_beside_its_own(tmp_path) -> None:
     data.mkdir()
     (data / "manifest.json").write_text('{"version": 2, "spec": {"seed": 1002}, "items": []}')
     rainy = {"psnr_rgb": 31.0, "miou": 50.0}
-    derained = {"images": 120, "psnr_rgb": 35.37, "worse_than_input": 1, "clean_in_psnr_rgb": 52.26,
-                "clean_in_psnr_rgb_min": 39.97, "miou": 54.1, "clean_in_miou": 57.9}
+    derained = {
+        "images": 120,
+        "psnr_rgb": 35.37,
+        "worse_than_input": 1,
+        "clean_in_psnr_rgb": 52.26,
+        "clean_in_psnr_rgb_min": 39.97,
+        "miou": 54.1,
+        "clean_in_miou": 57.9,
+    }
     lines = more_seeds({data: {"rainy": rainy, "derained": derained}})
     assert "| 1002 | 120 | 31.00 | 35.37 (+4.37) | 1 | 52.26 / 39.97 | 50.00 / 54.10 / 57.90 |" in lines
     assert more_seeds({}) == []

@@ -16,8 +16,11 @@ def test_more_items_than_frames_keep_each_frame_in_one_split(tmp_path: Path, cap
     (tmp_path / "frames").mkdir()
     for i in range(3):
         cv2.imwrite(str(tmp_path / "frames" / f"f{i}.png"), rng.integers(0, 256, (16, 24, 3), dtype=np.uint8))
-    synthesize(SynthSpec(source="folder", root=str(tmp_path / "frames"), count=12, height=None, width=None, seed=3),
-               tmp_path / "set", progress=False)
+    synthesize(
+        SynthSpec(source="folder", root=str(tmp_path / "frames"), count=12, height=None, width=None, seed=3),
+        tmp_path / "set",
+        progress=False,
+    )
     splits = defaultdict(set)
     for item in load_manifest(tmp_path / "set")["items"]:
         splits[item["scene"]].add(item["split"])

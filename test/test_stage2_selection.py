@@ -33,7 +33,7 @@ def _triples(pipeline: DerainSegPipeline, n: int = 3) -> list[tuple[np.ndarray, 
 
 def test_a_stage_that_raises_miou_at_equal_psnr_wins_and_one_that_costs_psnr_does_not() -> None:
     torch.manual_seed(0)
-    good = DerainSegPipeline(PipelineConfig.small()).eval()
+    good = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     triples = _triples(good)
     pipeline = copy.deepcopy(good)
     with torch.no_grad():  # the start: a worse segmenter, the same (identity) derainer
@@ -51,7 +51,7 @@ def test_a_stage_that_raises_miou_at_equal_psnr_wins_and_one_that_costs_psnr_doe
 
 
 def test_miou_selection_needs_labels() -> None:
-    pipeline = DerainSegPipeline(PipelineConfig.small()).eval()
+    pipeline = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     triples = [(t[0], t[1], np.full_like(t[2], 255)) for t in _triples(pipeline, 1)]
     with pytest.raises(ValueError, match="labelled held-out items"):
         miou_validator(pipeline, triples, guard_db=0.1)

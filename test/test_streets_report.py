@@ -7,24 +7,51 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from test_labelled_folder import make_camvid
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, synthesize
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import save_checkpoint
-from test_labelled_folder import make_camvid
 from train.streets_report import main
 
 
 def test_report_scores_only_held_out_frames_with_every_column(tmp_path: Path) -> None:
     make_camvid(tmp_path / "camvid", train=2, val=2, h=32, w=48)
-    synthesize(SynthSpec(source="camvid", root=str(tmp_path / "camvid"), split="all", count=0, height=None, width=None,
-                         rain_preset="paper"), tmp_path / "paper", progress=False)
+    synthesize(
+        SynthSpec(
+            source="camvid",
+            root=str(tmp_path / "camvid"),
+            split="all",
+            count=0,
+            height=None,
+            width=None,
+            rain_preset="paper",
+        ),
+        tmp_path / "paper",
+        progress=False,
+    )
     (tmp_path / "dry").mkdir()
     cv2.imwrite(str(tmp_path / "dry" / "d.png"), np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8))
-    checkpoint = save_checkpoint(tmp_path / "m.pt", DerainSegPipeline(PipelineConfig.small()))
-    assert main(["--checkpoint", str(checkpoint), "--data", f"paper={tmp_path / 'paper'}", "--dry", f"photos={tmp_path / 'dry'}",
-                 "--no-refine", "--figure-frames", "1", "--out", str(tmp_path / "out")]) == 0
+    checkpoint = save_checkpoint(tmp_path / "m.pt", DerainSegPipeline.from_config(PipelineConfig.small()))
+    assert (
+        main(
+            [
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                f"paper={tmp_path / 'paper'}",
+                "--dry",
+                f"photos={tmp_path / 'dry'}",
+                "--no-refine",
+                "--figure-frames",
+                "1",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     report = (tmp_path / "out" / "report.md").read_text()
     scores = json.loads((tmp_path / "out" / "report.json").read_text())["rain"]["paper"]
     assert scores["derained"]["images"] == 2  # CamVid's two val frames only, never the train ones

@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_fixtures import FAST, tiny_dataset, two_rank_digests
 
-from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
+from derain_seg_ros.runtime.checkpoint import read_checkpoint
 from train.ablation import main as ablation_main
-from train.baseline_jobs import baseline_job
+from train.baselines.jobs import baseline_job
+from train.baselines.pipeline import load_any
 from train.config import load_config
 from train.datasets import train_dataset
 from train.distributed import DistInfo
 from train.loop import fit
 from train.run import main as run_main
-from train_fixtures import FAST, tiny_dataset, two_rank_digests
 from train.variants import BASELINES
 
 
@@ -34,14 +35,37 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stage0(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished (tiny) stage 0: the frozen DeepLab the baselines sit in front of."""
     out = tmp_path_factory.mktemp("runs")
-    assert run_main(["--stage", "0", "--config", "smoke", f"data.root={dataset}", f"run.out={out}", *FAST,
-                     "stage0.epochs=1", "stage0.steps_per_epoch=2"]) == 0
+    assert (
+        run_main(
+            [
+                "--stage",
+                "0",
+                "--config",
+                "smoke",
+                f"data.root={dataset}",
+                f"run.out={out}",
+                *FAST,
+                "stage0.epochs=1",
+                "stage0.steps_per_epoch=2",
+            ]
+        )
+        == 0
+    )
     return out / "stage0" / "last.pt"
 
 
 def train(variant: str, data: Path, out: Path, stage0: Path, *extra: str) -> Path:
-    args = ["--variant", variant, "--config", "smoke", f"data.root={data}", f"run.out={out}", f"init.stage0={stage0}",
-            *FAST, *extra]
+    args = [
+        "--variant",
+        variant,
+        "--config",
+        "smoke",
+        f"data.root={data}",
+        f"run.out={out}",
+        f"init.stage0={stage0}",
+        *FAST,
+        *extra,
+    ]
     assert run_main(args) == 0
     return out / variant / "last.pt"
 
@@ -60,8 +84,8 @@ def test_gan_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, stage0: 
     assert a["adversary"].keys() == b["adversary"].keys()
     assert all(torch.equal(a["adversary"][k], b["adversary"][k]) for k in a["adversary"])  # BN statistics included
     assert a["adversary_scheduler"]["last_epoch"] == b["adversary_scheduler"]["last_epoch"] == 4
-    # The discriminator is kept beside the pipeline, never in it: the shipped graph loads without it.
-    pipeline, _ = load_pipeline(resumed)
+    # The discriminator is kept beside the pipeline, never in it: the exported graph loads without it.
+    pipeline, _ = load_any(resumed)
     assert pipeline.cfg.derainer == BASELINES[variant].derainer
     assert set(a["model"]) == set(pipeline.state_dict()) and not set(a["model"]) & set(a["adversary"])
     with (tmp_path / "whole" / variant / "log.csv").open() as f:
@@ -70,9 +94,20 @@ def test_gan_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, stage0: 
 
 
 def test_a_diverging_gan_run_stops_with_a_clear_error_and_keeps_its_checkpoint(
-        dataset: Path, stage0: Path, tmp_path: Path, capsys) -> None:
-    common = ["--variant", "AGAN", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
-              f"init.stage0={stage0}", "optim.epochs=3", "optim.steps_per_epoch=2"]
+    dataset: Path, stage0: Path, tmp_path: Path, capsys
+) -> None:
+    common = [
+        "--variant",
+        "AGAN",
+        "--config",
+        "smoke",
+        f"data.root={dataset}",
+        f"run.out={tmp_path}",
+        *FAST,
+        f"init.stage0={stage0}",
+        "optim.epochs=3",
+        "optim.steps_per_epoch=2",
+    ]
     assert run_main([*common, "run.max_steps=2"]) == 0  # one good epoch on disk
     before = read_checkpoint(tmp_path / "AGAN" / "last.pt")
     assert run_main([*common, "--resume", "optim.lr=1e30"]) == 2  # steps of 1e30 overflow within a step or two
@@ -87,20 +122,33 @@ def test_each_network_moves_only_under_its_own_optimizer_step(dataset: Path, sta
     """Inside the loop: per batch the discriminator steps first (after the generator's forward),
     then the generator; neither step moves the other's weights, and neither backward pass leaves
     gradients on the other's parameters."""
-    cfg = load_config("smoke", [f"data.root={dataset}", f"run.out={tmp_path}", f"init.stage0={stage0}", *FAST,
-                                "optim.epochs=1", "optim.steps_per_epoch=3"])
+    cfg = load_config(
+        "smoke",
+        [
+            f"data.root={dataset}",
+            f"run.out={tmp_path}",
+            f"init.stage0={stage0}",
+            *FAST,
+            "optim.epochs=1",
+            "optim.steps_per_epoch=3",
+        ],
+    )
     job = baseline_job(cfg, BASELINES["ICSC"])
     assert job.adversary is not None
     generator, disc = job.pipeline.derainer, job.adversary.module
     events: list[tuple[str, bool, bool]] = []
-    grads: dict[str, list[torch.Tensor | None]] = {"generator": [None] * len(list(generator.parameters())),
-                                                   "discriminator": [None] * len(list(disc.parameters()))}
+    grads: dict[str, list[torch.Tensor | None]] = {
+        "generator": [None] * len(list(generator.parameters())),
+        "discriminator": [None] * len(list(disc.parameters())),
+    }
 
     def params(module: torch.nn.Module) -> list[torch.Tensor]:
         return [p.detach().clone() for p in module.parameters()]
 
     def same(a: list[torch.Tensor | None], b: list[torch.Tensor | None]) -> bool:
-        return all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b))
+        return all(
+            (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b)
+        )
 
     def instrumented(make, who: str, own: torch.nn.Module, other: torch.nn.Module, other_name: str):
         def build(p):
@@ -109,14 +157,18 @@ def test_each_network_moves_only_under_its_own_optimizer_step(dataset: Path, sta
 
             def checked_step(self, *args, **kwargs):
                 # The other network's gradients are still what its own last backward left.
-                assert same([q.grad for q in other.parameters()], grads[other_name]), f"{who}'s backward touched {other_name}"
+                assert same([q.grad for q in other.parameters()], grads[other_name]), (
+                    f"{who}'s backward touched {other_name}"
+                )
                 own_before, other_before = params(own), params(other)
                 result = step(*args, **kwargs)
                 events.append((who, not same(own_before, params(own)), same(other_before, params(other))))
                 grads[who] = [None if q.grad is None else q.grad.clone() for q in own.parameters()]
                 return result
+
             optimizer.step = types.MethodType(checked_step, optimizer)  # a bound method, as LambdaLR expects
             return optimizer
+
         return build
 
     job.optimizer_fn = instrumented(job.optimizer_fn, "generator", generator, disc, "discriminator")
@@ -126,10 +178,24 @@ def test_each_network_moves_only_under_its_own_optimizer_step(dataset: Path, sta
     assert all(moved and other_unchanged for _, moved, other_unchanged in events)
 
 
-def test_two_process_ddp_ranks_end_with_identical_generator_and_discriminator(dataset: Path, stage0: Path, tmp_path: Path) -> None:
-    found = two_rank_digests(["--variant", "ICSC", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}",
-                              f"init.stage0={stage0}", "optim.epochs=1", "optim.steps_per_epoch=2", *FAST],
-                             ("weights", "adversary"))
+def test_two_process_ddp_ranks_end_with_identical_generator_and_discriminator(
+    dataset: Path, stage0: Path, tmp_path: Path
+) -> None:
+    found = two_rank_digests(
+        [
+            "--variant",
+            "ICSC",
+            "--config",
+            "smoke",
+            f"data.root={dataset}",
+            f"run.out={tmp_path}",
+            f"init.stage0={stage0}",
+            "optim.epochs=1",
+            "optim.steps_per_epoch=2",
+            *FAST,
+        ],
+        ("weights", "adversary"),
+    )
     for what, digests in found.items():
         assert set(digests) == {"0", "1"} and digests["0"] == digests["1"], what
     assert read_checkpoint(tmp_path / "ICSC" / "last.pt")["step"] == 2
@@ -146,9 +212,27 @@ def make_robotcar(root: Path, dataset: Path) -> None:
 def test_ablation_with_baselines_puts_the_four_columns_before_ours(dataset: Path, stage0: Path, tmp_path: Path) -> None:
     shutil.copytree(stage0.parent, tmp_path / "stage0")  # a finished stage 0 is resumed, not retrained
     make_robotcar(tmp_path / "robotcar", dataset)
-    args = ["--config", "smoke", "--out", str(tmp_path), f"data.root={dataset}", *FAST, "stage0.epochs=1",
-            "stage0.steps_per_epoch=2", "optim.epochs=1", "optim.steps_per_epoch=1", "--baselines",
-            "--rows", "A/C", "ICSC", "DuRN", "PReNet", "AGAN", "--robotcar", str(tmp_path / "robotcar")]
+    args = [
+        "--config",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        f"data.root={dataset}",
+        *FAST,
+        "stage0.epochs=1",
+        "stage0.steps_per_epoch=2",
+        "optim.epochs=1",
+        "optim.steps_per_epoch=1",
+        "--baselines",
+        "--rows",
+        "A/C",
+        "ICSC",
+        "DuRN",
+        "PReNet",
+        "AGAN",
+        "--robotcar",
+        str(tmp_path / "robotcar"),
+    ]
     assert ablation_main(args) == 0
     report = (tmp_path / "REPORT.md").read_text()
     headers = [line for line in report.splitlines() if line.startswith("| |")]
@@ -163,15 +247,22 @@ def test_ablation_with_baselines_puts_the_four_columns_before_ours(dataset: Path
 
 
 def test_ablation_rejects_a_robotcar_folder_without_the_layout_before_training(tmp_path: Path, capsys) -> None:
-    assert ablation_main(["--config", "smoke", "--out", str(tmp_path), "--baselines", "--robotcar", str(tmp_path / "none")]) == 2
+    assert (
+        ablation_main(
+            ["--config", "smoke", "--out", str(tmp_path), "--baselines", "--robotcar", str(tmp_path / "none")]
+        )
+        == 2
+    )
     assert "--robotcar" in capsys.readouterr().err and not (tmp_path / "stage0").exists()
 
 
 def test_each_baseline_takes_its_own_epochs_when_given_else_the_shared_ones(stage0: Path, dataset: Path) -> None:
-    from train.baseline_jobs import baseline_job
+    from train.baselines.jobs import baseline_job
     from train.config import load_config
     from train.variants import BASELINES
 
-    cfg = load_config("smoke", [f"init.stage0={stage0}", f"data.root={dataset}", "optim.epochs=3", "baseline_epochs.durn=7"])
+    cfg = load_config(
+        "smoke", [f"init.stage0={stage0}", f"data.root={dataset}", "optim.epochs=3", "baseline_epochs.durn=7"]
+    )
     assert baseline_job(cfg, BASELINES["DuRN"]).epochs == 7
     assert baseline_job(cfg, BASELINES["PReNet"]).epochs == 3

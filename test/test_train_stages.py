@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_fixtures import FAST, tiny_dataset, two_rank_digests
 
 from derain_seg_ros.metrics import ConfusionMatrix
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
-from train.ablation import main as ablation_main
 from derain_seg_ros.runtime.segment_only import segment
+from train.ablation import main as ablation_main
 from train.evaluate import evaluate
 from train.run import main as run_main
-from train_fixtures import FAST, tiny_dataset, two_rank_digests
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,9 @@ def trained(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 @pytest.mark.parametrize("stage", ["stage0", "stage1", "stage2"])
-def test_each_smoke_stage_lowers_its_loss_and_writes_a_loadable_checkpoint(trained: dict[str, Path], stage: str) -> None:
+def test_each_smoke_stage_lowers_its_loss_and_writes_a_loadable_checkpoint(
+    trained: dict[str, Path], stage: str
+) -> None:
     values = losses(trained["out"] / stage)
     assert sum(values[-4:]) / 4 < sum(values[:4]) / 4
     pipeline, state = load_pipeline(trained[stage])
@@ -53,8 +55,10 @@ def test_each_smoke_stage_lowers_its_loss_and_writes_a_loadable_checkpoint(train
 
 
 def test_stage2_leaves_attention_coarse_and_deeplab_bit_identical(trained: dict[str, Path]) -> None:
-    before = {**read_checkpoint(trained["stage1"])["model"], **{k: v for k, v in read_checkpoint(trained["stage0"])["model"].items()
-                                                                  if k.startswith("deeplab.")}}
+    before = {
+        **read_checkpoint(trained["stage1"])["model"],
+        **{k: v for k, v in read_checkpoint(trained["stage0"])["model"].items() if k.startswith("deeplab.")},
+    }
     after = read_checkpoint(trained["stage2"])["model"]
     frozen = [k for k in before if k.split(".")[0] in ("attention", "coarse", "deeplab")]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)  # buffers (BN statistics) included
@@ -63,8 +67,18 @@ def test_stage2_leaves_attention_coarse_and_deeplab_bit_identical(trained: dict[
 
 
 def test_stage2_without_stage1_checkpoint_is_a_clear_error(trained: dict[str, Path], dataset: Path, capsys) -> None:
-    code = run_main(["--stage", "2", "--config", "smoke", f"data.root={dataset}", f"run.out={trained['out'] / 'x'}",
-                     f"init.stage0={trained['stage0']}", *FAST])
+    code = run_main(
+        [
+            "--stage",
+            "2",
+            "--config",
+            "smoke",
+            f"data.root={dataset}",
+            f"run.out={trained['out'] / 'x'}",
+            f"init.stage0={trained['stage0']}",
+            *FAST,
+        ]
+    )
     assert code == 2 and "init.stage1" in capsys.readouterr().err
 
 
@@ -90,8 +104,20 @@ def test_kill_and_resume_equals_an_uninterrupted_run(dataset: Path, trained: dic
 
 
 def test_two_process_ddp_ranks_end_identical(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
-    digests = two_rank_digests(["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}",
-                                f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=3", *FAST])["weights"]
+    digests = two_rank_digests(
+        [
+            "--stage",
+            "1",
+            "--config",
+            "smoke",
+            f"data.root={dataset}",
+            f"run.out={tmp_path}",
+            f"init.stage0={trained['stage0']}",
+            "optim.epochs=1",
+            "optim.steps_per_epoch=3",
+            *FAST,
+        ]
+    )["weights"]
     assert set(digests) == {"0", "1"} and digests["0"] == digests["1"]
     assert read_checkpoint(tmp_path / "stage1" / "last.pt")["step"] == 3
 
@@ -108,21 +134,50 @@ def test_clean_against_clean_is_perfect_and_miou_is_the_segmenters_own(trained: 
     assert result["miou"] == pytest.approx(100 * confusion.miou())
 
 
-def test_ablation_report_has_the_five_variants_and_the_other_c(dataset: Path, trained: dict[str, Path], tmp_path: Path) -> None:
+def test_ablation_report_has_the_five_variants_and_the_other_c(
+    dataset: Path, trained: dict[str, Path], tmp_path: Path
+) -> None:
     import shutil
 
     shutil.copytree(trained["stage0"].parent, tmp_path / "stage0")  # a finished stage 0 is resumed, not retrained
-    args = ["--config", "smoke", "--out", str(tmp_path), f"data.root={dataset}", *FAST, "stage0.epochs=8",
-            "stage0.steps_per_epoch=5", "optim.epochs=1", "optim.steps_per_epoch=2", "stage2.epochs=1",
-            "stage2.steps_per_epoch=2", "--results", str(tmp_path / "published" / "RESULTS.md")]
+    args = [
+        "--config",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        f"data.root={dataset}",
+        *FAST,
+        "stage0.epochs=8",
+        "stage0.steps_per_epoch=5",
+        "optim.epochs=1",
+        "optim.steps_per_epoch=2",
+        "stage2.epochs=1",
+        "stage2.steps_per_epoch=2",
+        "--results",
+        str(tmp_path / "published" / "RESULTS.md"),
+    ]
     assert ablation_main(args) == 0
     report = (tmp_path / "REPORT.md").read_text()
     assert "`data.root=" in report and "optim.steps_per_epoch=2" in report  # the budget is part of the table
     header = next(line for line in report.splitlines() if line.startswith("| |"))
-    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT", "A/C, residual C", "Clean (upper bound)"):
+    for column in (
+        "Rainy",
+        "A/C",
+        "A/C+OJT",
+        "A/C/R",
+        "A/C/R+OJT",
+        "A/C/R+TJT",
+        "A/C, residual C",
+        "Clean (upper bound)",
+    ):
         assert f"| {column} |" in header
-    for row in ("| mIoU (%) |", "| images worse than input (RGB PSNR) |", "| clean in: PSNR (RGB, dB) mean |",
-                "| frames/s (this CPU, batch 1) |", "| training wall time (min) |"):
+    for row in (
+        "| mIoU (%) |",
+        "| images worse than input (RGB PSNR) |",
+        "| clean in: PSNR (RGB, dB) mean |",
+        "| frames/s (this CPU, batch 1) |",
+        "| training wall time (min) |",
+    ):
         assert row in report
     assert (tmp_path / "figure.png").stat().st_size > 5000
     assert (tmp_path / "published" / "results_figure.png").read_bytes() == (tmp_path / "figure.png").read_bytes()
@@ -130,16 +185,29 @@ def test_ablation_report_has_the_five_variants_and_the_other_c(dataset: Path, tr
     assert len(losses(tmp_path / "stage0")) == len(losses(trained["stage0"].parent))  # stage 0 not trained again
     assert len(losses(tmp_path / "stage1")) == 2  # A/C's stage 1 is A/C/R+TJT's: trained once (2 steps), not twice
     assert read_checkpoint(tmp_path / "residual_C" / "stage1" / "last.pt")["config"]["coarse"]["residual"] is True
-    assert read_checkpoint(tmp_path / "stage1" / "last.pt")["config"]["coarse"]["residual"] is False  # smoke: the authors' C
+    assert (
+        read_checkpoint(tmp_path / "stage1" / "last.pt")["config"]["coarse"]["residual"] is False
+    )  # smoke: the authors' C
 
 
 def test_resuming_with_other_networks_names_what_changed_and_keeps_the_checkpoint(
-        dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys) -> None:
-    common = ["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
-              f"init.stage0={trained['stage0']}", "optim.epochs=1", "optim.steps_per_epoch=4"]
+    dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    common = [
+        "--stage",
+        "1",
+        "--config",
+        "smoke",
+        f"data.root={dataset}",
+        f"run.out={tmp_path}",
+        *FAST,
+        f"init.stage0={trained['stage0']}",
+        "optim.epochs=1",
+        "optim.steps_per_epoch=4",
+    ]
     assert run_main([*common, "run.max_steps=1"]) == 0
     before = read_checkpoint(tmp_path / "stage1" / "last.pt")
-    assert run_main([*common, "--resume", "model.residual=true"]) == 2
+    assert run_main([*common, "--resume", "model.coarse.residual=true"]) == 2
     err = capsys.readouterr().err
     assert "coarse.residual differ" in err and "start a new run.out" in err
     after = read_checkpoint(tmp_path / "stage1" / "last.pt")
@@ -147,9 +215,20 @@ def test_resuming_with_other_networks_names_what_changed_and_keeps_the_checkpoin
 
 
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(
-        dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys) -> None:
-    common = ["--stage", "1", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
-              f"init.stage0={trained['stage0']}", "optim.epochs=3", "optim.steps_per_epoch=2"]
+    dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    common = [
+        "--stage",
+        "1",
+        "--config",
+        "smoke",
+        f"data.root={dataset}",
+        f"run.out={tmp_path}",
+        *FAST,
+        f"init.stage0={trained['stage0']}",
+        "optim.epochs=3",
+        "optim.steps_per_epoch=2",
+    ]
     assert run_main([*common, "run.max_steps=2"]) == 0  # one good epoch on disk
     before = read_checkpoint(tmp_path / "stage1" / "last.pt")
     assert run_main([*common, "--resume", "optim.lr=1e30"]) == 2  # Adam steps of 1e30 overflow within a step or two
@@ -164,14 +243,29 @@ def test_evaluate_command_writes_json_and_markdown(trained: dict[str, Path], dat
 
     from train.evaluate import main as evaluate_main
 
-    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--data", str(dataset), "--input", "rainy",
-                          "--out", str(tmp_path / "eval")]) == 0
+    assert (
+        evaluate_main(
+            [
+                "--checkpoint",
+                str(trained["stage2"]),
+                "--data",
+                str(dataset),
+                "--input",
+                "rainy",
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert result["mode"] == "rainy" and result["images"] == 2 and 0 < result["psnr_y"] < 100
     assert "| PSNR (Y, dB) |" in (tmp_path / "eval" / "metrics.md").read_text()
 
 
-def test_first_steps_of_stage2_do_not_raise_the_image_loss_above_stage1s(trained: dict[str, Path], dataset: Path) -> None:
+def test_first_steps_of_stage2_do_not_raise_the_image_loss_above_stage1s(
+    trained: dict[str, Path], dataset: Path
+) -> None:
     """The SRRN starts as the identity; with its own rate and warm-up it must leave it only as fast
     as that helps: on a fixed batch, in eval mode (as deployed), L_D never rises above stage 1's."""
     from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
@@ -216,13 +310,27 @@ def test_first_steps_of_stage2_do_not_raise_the_image_loss_above_stage1s(trained
 
 
 def test_selection_on_held_out_items_hands_on_the_start_when_training_only_hurts(
-        trained: dict[str, Path], dataset: Path, tmp_path: Path) -> None:
+    trained: dict[str, Path], dataset: Path, tmp_path: Path
+) -> None:
     """Stage 2 starts at the identity; with an absurd rate every epoch scores worse on the held-out
     items, so best.pt must be the starting point: the stage hands on stage 1's output unchanged."""
-    common = ["--stage", "2", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
-              f"init.stage0={trained['stage0']}", f"init.stage1={trained['stage1']}", "data.val_count=2",
-              "stage2.select_best=true", "stage2.epochs=2", "stage2.steps_per_epoch=2", "stage2.warmup=0",
-              "stage2.lr=0.5"]
+    common = [
+        "--stage",
+        "2",
+        "--config",
+        "smoke",
+        f"data.root={dataset}",
+        f"run.out={tmp_path}",
+        *FAST,
+        f"init.stage0={trained['stage0']}",
+        f"init.stage1={trained['stage1']}",
+        "data.val_count=2",
+        "stage2.select_best=true",
+        "stage2.epochs=2",
+        "stage2.steps_per_epoch=2",
+        "stage2.warmup=0",
+        "stage2.lr=0.5",
+    ]
     assert run_main(common) == 0
     best, last = read_checkpoint(tmp_path / "stage2" / "best.pt"), read_checkpoint(tmp_path / "stage2" / "last.pt")
     assert best["step"] == 0 and last["step"] == 4 and last["best_score"] == best["best_score"]
@@ -251,9 +359,21 @@ def test_held_out_items_never_train(dataset: Path) -> None:
 
 
 def test_a_checkpoint_of_other_networks_is_refused_in_one_line_naming_both_presets(
-        trained: dict[str, Path], dataset: Path, tmp_path: Path, capsys) -> None:
-    code = run_main(["--stage", "1", "--config", "embedded", f"data.root={dataset}", f"run.out={tmp_path}", *FAST,
-                     "data.val_count=2", f"init.stage0={trained['stage0']}"])
+    trained: dict[str, Path], dataset: Path, tmp_path: Path, capsys
+) -> None:
+    code = run_main(
+        [
+            "--stage",
+            "1",
+            "--config",
+            "embedded",
+            f"data.root={dataset}",
+            f"run.out={tmp_path}",
+            *FAST,
+            "data.val_count=2",
+            f"init.stage0={trained['stage0']}",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "'small' networks" in err and "'embedded'" in err
@@ -273,8 +393,9 @@ def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(dataset: Path,
         run_main(["--stage", "0", "--config", "smoke", f"data.root={dataset}", f"run.out={tmp_path}"])
 
 
-def test_training_without_tensorboard_logs_to_csv_and_says_which_extra(dataset: Path, trained: dict[str, Path],
-                                                                        tmp_path: Path, monkeypatch, caplog) -> None:
+def test_training_without_tensorboard_logs_to_csv_and_says_which_extra(
+    dataset: Path, trained: dict[str, Path], tmp_path: Path, monkeypatch, caplog
+) -> None:
     import logging
     import sys as _sys
 
@@ -286,7 +407,8 @@ def test_training_without_tensorboard_logs_to_csv_and_says_which_extra(dataset: 
 
 
 def test_evaluate_scores_robotcar_pairs_with_pseudo_labels_and_dry_photos_against_themselves(
-        trained: dict[str, Path], dataset: Path, tmp_path: Path) -> None:
+    trained: dict[str, Path], dataset: Path, tmp_path: Path
+) -> None:
     import json
 
     import cv2
@@ -301,14 +423,47 @@ def test_evaluate_scores_robotcar_pairs_with_pseudo_labels_and_dry_photos_agains
         stamp = 1_418_381_798_000_000 + i * 50_000  # RobotCar names frames by UNIX microseconds
         cv2.imwrite(str(robotcar / "right" / f"right_{stamp}.png"), item["rainy"].numpy()[..., ::-1])  # the wet lens
         cv2.imwrite(str(robotcar / "left" / f"left_{stamp}.png"), item["clean"].numpy()[..., ::-1])
-    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--robotcar", str(robotcar), "--out", str(tmp_path / "rc")]) == 0
+    assert (
+        evaluate_main(
+            ["--checkpoint", str(trained["stage2"]), "--robotcar", str(robotcar), "--out", str(tmp_path / "rc")]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "rc" / "metrics.json").read_text())
     assert result["pseudo_labels"] is True and result["images"] == 2 and 0 < result["psnr_rgb"] < 100
-    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--robotcar", str(robotcar), "--input", "clean",
-                          "--out", str(tmp_path / "rc_clean")]) == 0
-    assert json.loads((tmp_path / "rc_clean" / "metrics.json").read_text())["miou"] == pytest.approx(100.0)  # pseudo labels ARE the dry lens's
-    assert evaluate_main(["--checkpoint", str(trained["stage2"]), "--dry-folder", str(robotcar / "left"), "--size", "32x64",
-                          "--out", str(tmp_path / "dry")]) == 0
+    assert (
+        evaluate_main(
+            [
+                "--checkpoint",
+                str(trained["stage2"]),
+                "--robotcar",
+                str(robotcar),
+                "--input",
+                "clean",
+                "--out",
+                str(tmp_path / "rc_clean"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "rc_clean" / "metrics.json").read_text())["miou"] == pytest.approx(
+        100.0
+    )  # pseudo labels ARE the dry lens's
+    assert (
+        evaluate_main(
+            [
+                "--checkpoint",
+                str(trained["stage2"]),
+                "--dry-folder",
+                str(robotcar / "left"),
+                "--size",
+                "32x64",
+                "--out",
+                str(tmp_path / "dry"),
+            ]
+        )
+        == 0
+    )
     dry = json.loads((tmp_path / "dry" / "metrics.json").read_text())
     assert dry["images"] == 2 and dry["psnr_rgb_min"] <= dry["psnr_rgb_mean"] and dry["size"] == [32, 64]
 

@@ -64,11 +64,15 @@ class FakeBuilder:
 @pytest.fixture
 def fake_trt(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     trt = SimpleNamespace(
-        __version__="10.9.0", IProgressMonitor=FakeMonitorBase, Builder=FakeBuilder,
+        __version__="10.9.0",
+        IProgressMonitor=FakeMonitorBase,
+        Builder=FakeBuilder,
         Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}),
         NetworkDefinitionCreationFlag=SimpleNamespace(STRONGLY_TYPED=5),
         OnnxParser=lambda network, logger: SimpleNamespace(parse=lambda data: True, num_errors=0),
-        MemoryPoolType=SimpleNamespace(WORKSPACE=0), BuilderFlag=SimpleNamespace(FP16=1, BF16=2))
+        MemoryPoolType=SimpleNamespace(WORKSPACE=0),
+        BuilderFlag=SimpleNamespace(FP16=1, BF16=2),
+    )
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     return trt
 

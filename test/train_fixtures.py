@@ -28,7 +28,8 @@ def two_rank_digests(args: list[str], kinds: tuple[str, ...] = ("weights",)) -> 
     kind of state the loop prints (``weights``, ``adversary``), each rank's sha256 of it."""
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(REPO / "train" / "run.py"), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                          cwd=REPO)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return {kind: dict(re.findall(rf"rank (\d) {kind} sha256 ([0-9a-f]{{64}})", done.stdout)) for kind in kinds}

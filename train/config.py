@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from derain_seg_ros.errors import DerainSegError
+from derain_seg_ros.nets.config import PipelineConfig, with_settings
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEFAULT_PRESET = "embedded"
@@ -30,12 +31,13 @@ class ConfigError(DerainSegError, ValueError):
 
 @dataclass
 class ModelConfig:
-    preset: str = "default"  # networks: default (the paper's), streets (shipped, real photos), embedded (synthcity, CPU), small (tests)
-    num_srrb: int = 2
-    residual: bool | None = None  # C adds a correction to I_r (None: the preset's choice)
-    gate: bool | None = None  # residual C: correction multiplied by the rain map M (None: the preset's)
-    scene_context: bool | None = None  # A: one logit offset per image from its features' mean (None: the preset's)
-    correction_shrink: float | None = None  # inference: grey levels each correction shrinks by (None: the preset's)
+    """The networks: a preset of ``PipelineConfig`` (default: the paper's, streets: shipped, real photos,
+    embedded: synthcity on a CPU, small: tests) and any of its fields on top by dotted key
+    (``model.coarse.residual=true``, ``model.correction_shrink=0.5``). Each setting is declared once,
+    in nets/config.py; ``settings`` holds those a preset or the command line set."""
+
+    preset: str = "default"
+    settings: dict[str, Any] = field(default_factory=dict)  # dotted key below ``model.`` -> value
 
 
 @dataclass
@@ -46,9 +48,8 @@ class DataConfig:
     batch_size: int = 6
     workers: int = 2
     flip: bool = True
-    dry_fraction: float = 0.0  # deraining stages: share of items served dry (rainy = clean), to learn to leave them alone
-    faint_fraction: float = 0.0  # deraining stages: share served under their rain made fainter (drizzle), see RainStrengthMix
-    faint_scale: list[float] = field(default_factory=lambda: [0.05, 0.5])  # range of that rain's strength (log-uniform)
+    # Deraining stages: share of items served dry (rainy = clean), to learn to leave them alone.
+    dry_fraction: float = 0.0
     val_count: int = 0  # train-split items held out of training, for optim/stage2.select_best
     eval_halves: bool = False
     # A missing dataset at ``root`` is synthesised on first use (procedural scenes) when this is on.
@@ -150,20 +151,38 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data; the model section as ``{preset, **its settings nested}``, so flattening it gives the keys it was set by."""
+        data = dataclasses.asdict(self)
+        data["model"] = {"preset": self.model.preset, **nest(self.model.settings)}
+        return data
 
 
 def flat_keys(node: Any = None, prefix: str = "") -> dict[str, tuple[Any, Any]]:
-    """Every settable dotted key -> (its type, its default)."""
+    """Every settable dotted key -> (its type, its default); the model section's are the network config's fields."""
     node = TrainConfig() if node is None else node
     hints = typing.get_type_hints(type(node))
     out: dict[str, tuple[Any, Any]] = {}
     for f in fields(node):
         value = getattr(node, f.name)
-        if is_dataclass(value):
+        if isinstance(value, ModelConfig):
+            out[f"{prefix}{f.name}.preset"] = (str, value.preset)
+            out.update(flat_keys(PipelineConfig(), f"{prefix}{f.name}."))
+        elif is_dataclass(value):
             out.update(flat_keys(value, f"{prefix}{f.name}."))
         else:
             out[f"{prefix}{f.name}"] = (hints[f.name], value)
+    return out
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{dotted key: leaf} as a nested dict, the inverse of ``flatten_dict``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
     return out
 
 
@@ -184,6 +203,8 @@ def _type_name(kind: Any) -> str:
         return " or ".join(_type_name(a) for a in args) + " or null"
     if typing.get_origin(kind) is list:
         return f"list of {_type_name(args[0])}"
+    if typing.get_origin(kind) is typing.Literal:
+        return "choice of " + ", ".join(map(repr, args))
     return getattr(kind, "__name__", str(kind))
 
 
@@ -198,11 +219,16 @@ def _coerce(value: Any, kind: Any) -> tuple[bool, Any]:
             if ok:
                 return True, coerced
         return False, value
-    if origin is list:
+    if origin is typing.Literal:
+        return value in args, value
+    if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             return False, value
-        items = [_coerce(v, args[0]) for v in value]
-        return all(ok for ok, _ in items), [v for _, v in items]
+        kinds = args[:1] * len(value) if origin is list or args[-1:] == (Ellipsis,) else args
+        if len(kinds) != len(value):
+            return False, value
+        items = [_coerce(v, k) for v, k in zip(value, kinds)]
+        return all(ok for ok, _ in items), [v for _, v in items]  # lists: what YAML and JSON write back
     if kind is bool:
         return isinstance(value, bool), value
     if kind is float:
@@ -230,6 +256,9 @@ def _set(cfg: TrainConfig, dotted: str, value: Any, source: str) -> None:
     ok, coerced = _coerce(value, kind)
     if not ok:
         raise ConfigError(f"{dotted} (from {source}) takes a {_type_name(kind)} like {default!r}, got {value!r}")
+    if dotted.startswith("model.") and dotted != "model.preset":
+        cfg.model.settings[dotted.removeprefix("model.")] = coerced
+        return
     *parents, leaf = dotted.split(".")
     node: Any = cfg
     for p in parents:
@@ -246,7 +275,9 @@ def _check(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name}.warmup is a fraction of the run in [0, 1), got {o.warmup}")
     for name in ("optim", "stage2"):
         if getattr(cfg, name).select_metric not in ("psnr", "miou"):
-            raise ConfigError(f"{name}.select_metric must be 'psnr' or 'miou', got {getattr(cfg, name).select_metric!r}")
+            raise ConfigError(
+                f"{name}.select_metric must be 'psnr' or 'miou', got {getattr(cfg, name).select_metric!r}"
+            )
         if getattr(cfg, name).select_best and cfg.data.val_count < 1:
             raise ConfigError(f"{name}.select_best needs held-out items: set data.val_count")
     if cfg.loss.log_mse_weight < 0:
@@ -255,15 +286,17 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"loss.log_mse_eps is an MSE floor > 0, got {cfg.loss.log_mse_eps}")
     if not 0 <= cfg.data.dry_fraction < 1:
         raise ConfigError(f"data.dry_fraction is a fraction in [0, 1), got {cfg.data.dry_fraction}")
-    if cfg.data.faint_fraction < 0 or cfg.data.dry_fraction + cfg.data.faint_fraction >= 1:
-        raise ConfigError(f"data.faint_fraction is a fraction >= 0 that leaves rainy items beside data.dry_fraction, "
-                          f"got {cfg.data.faint_fraction} (dry {cfg.data.dry_fraction})")
-    scale = cfg.data.faint_scale
-    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
-        raise ConfigError(f"data.faint_scale is [low, high] with 0 < low <= high <= 1, got {scale}")
-    for key, crop in (("data.crop", cfg.data.crop), ("stage0.crop", cfg.stage0.crop), ("data.make_size", cfg.data.make_size)):
+    for key, crop in (
+        ("data.crop", cfg.data.crop),
+        ("stage0.crop", cfg.stage0.crop),
+        ("data.make_size", cfg.data.make_size),
+    ):
         if crop is not None and (len(crop) != 2 or min(crop) < 1):
             raise ConfigError(f"{key} is [height, width], got {crop}")
+    try:
+        with_settings(PipelineConfig(), cfg.model.settings)
+    except ValueError as exc:
+        raise ConfigError(f"model: {exc}") from exc
     from train.config_checks import range_errors  # noqa: PLC0415 - it imports nothing of this module
 
     if errors := range_errors(flatten_dict(cfg.to_dict())):
@@ -273,7 +306,9 @@ def _check(cfg: TrainConfig) -> None:
 def preset_path(preset: str) -> Path:
     path = Path(preset) if Path(preset).suffix in (".yaml", ".yml") else CONFIG_DIR / f"{preset}.yaml"
     if not path.is_file():
-        raise ConfigError(f"config {preset!r} not found ({path}); presets: {sorted(p.stem for p in CONFIG_DIR.glob('*.yaml'))}")
+        raise ConfigError(
+            f"config {preset!r} not found ({path}); presets: {sorted(p.stem for p in CONFIG_DIR.glob('*.yaml'))}"
+        )
     return path
 
 

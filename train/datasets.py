@@ -4,9 +4,7 @@ and, for the deraining stages, any extra sets such as a fleet's own dry frames u
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
@@ -15,30 +13,22 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, read_item, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
-from derain_seg_ros.rain.mask import rain_mask
 from train.config import ConfigError, TrainConfig
 
 log = logging.getLogger("train")
-MIX_STREAM = 0xD27  # SeedSequence stream of the dry/faint draw (no other draw uses it)
+MIX_STREAM = 0xD27  # SeedSequence stream of the dry draw (no other draw uses it)
 
 
-class RainStrengthMix(Dataset):
-    """Serves a seeded ``dry`` share of items dry (rainy := clean, empty rain map) and a seeded
-    ``faint`` share under the same rain made fainter.
+class DryMix(Dataset):
+    """Serves a seeded ``dry`` share of items dry (rainy := clean, empty rain map).
 
-    A car drives mostly in dry weather or drizzle: a front-end that never saw a dry frame has no
-    reason to leave one alone, and one that saw almost no drizzle (1.5 % of the embedded set is
-    under 0.5 mm/h) over-corrects it, making a nearly dry frame worse than its input. A faint item
-    is ``clean + s * (rainy - clean)``, rounded to 8 bits as a camera delivers it, with ``s``
-    log-uniform in ``faint_scale``: every rain term of the formation model (streak and drop
-    opacity, the veil's 1 - transmission) scaled by ``s``; its rain map is recomputed with the one
-    M_gt definition. Which items, and ``s``, depend on (seed, epoch, index) only, so runs stay
-    resumable and identical across DataLoader workers; the dry decisions do not depend on ``faint``.
+    A car drives mostly in dry weather: a front-end that never saw a dry frame has no reason to
+    leave one alone. Which items depend on (seed, epoch, index) only, so runs stay resumable and
+    identical across DataLoader workers.
     """
 
-    def __init__(self, dataset: Dataset, dry: float, seed: int, faint: float, faint_scale: tuple[float, float]) -> None:
-        self.dataset, self.dry, self.faint, self.seed, self.epoch = dataset, dry, faint, seed, 0
-        self.log_scale = (math.log(faint_scale[0]), math.log(faint_scale[1]))
+    def __init__(self, dataset: Dataset, dry: float, seed: int) -> None:
+        self.dataset, self.dry, self.seed, self.epoch = dataset, dry, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -51,20 +41,9 @@ class RainStrengthMix(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.dataset[index]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index, MIX_STREAM]))
-        draw = rng.random()
-        if draw < self.dry:
+        if rng.random() < self.dry:
             return {**item, "rainy": item["clean"].clone(), "rain_mask": torch.zeros_like(item["rain_mask"])}
-        if draw < self.dry + self.faint:
-            return fainter(item, math.exp(rng.uniform(*self.log_scale)))
         return item
-
-
-def fainter(item: dict[str, Any], scale: float) -> dict[str, Any]:
-    """The item's rain at ``scale`` of its strength (uint8 HWC tensors), with its rain map remade."""
-    clean = item["clean"].numpy().astype(np.float32)
-    rainy = np.rint(clean + scale * (item["rainy"].numpy().astype(np.float32) - clean)).astype(np.uint8)
-    mask = rain_mask(rainy, item["clean"].numpy())
-    return {**item, "rainy": torch.from_numpy(rainy), "rain_mask": torch.from_numpy(mask).to(item["rain_mask"].dtype)}
 
 
 class EpochSubset(Subset):
@@ -87,10 +66,20 @@ def ensure_dataset(cfg: TrainConfig) -> Path:
     root = Path(cfg.data.root)
     if not (root / "manifest.json").is_file() and cfg.data.make_if_missing:
         height, width = cfg.data.make_size
-        log.info("no dataset at %s yet: synthesising %d procedural rainy scenes at %dx%d (seed %d), once",
-                 root, cfg.data.make_count, height, width, cfg.data.make_seed)
-        synthesize(SynthSpec(count=cfg.data.make_count, height=height, width=width, seed=cfg.data.make_seed), root,
-                   workers=max(1, cfg.data.workers), progress=cfg.run.progress)
+        log.info(
+            "no dataset at %s yet: synthesising %d procedural rainy scenes at %dx%d (seed %d), once",
+            root,
+            cfg.data.make_count,
+            height,
+            width,
+            cfg.data.make_seed,
+        )
+        synthesize(
+            SynthSpec(count=cfg.data.make_count, height=height, width=width, seed=cfg.data.make_seed),
+            root,
+            workers=max(1, cfg.data.workers),
+            progress=cfg.run.progress,
+        )
     return root
 
 
@@ -101,16 +90,20 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
     roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
     scale = tuple(cfg.stage0.scale) if stage0 and cfg.stage0.scale else None
-    parts: list[Dataset] = [RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed, scale=scale)  # type: ignore[arg-type]
-                            for r in roots]
+    parts: list[Dataset] = [
+        RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed, scale=scale)  # type: ignore[arg-type]
+        for r in roots
+    ]
     if d.val_count:  # the held-out items never train any stage, nor their scenes under another set's rain
         held = held_out_scenes(cfg)
-        parts = [EpochSubset(part, [i for i, it in enumerate(part.items) if scene_of(it) not in held])  # type: ignore[attr-defined]
-                 for part in parts]
+        parts = [
+            EpochSubset(part, [i for i, it in enumerate(part.items) if scene_of(it) not in held])  # type: ignore[attr-defined]
+            for part in parts
+        ]
     dataset: Dataset = parts[0] if len(parts) == 1 else EpochConcat(parts)
-    if stage0 or d.dry_fraction + d.faint_fraction == 0:
+    if stage0 or d.dry_fraction == 0:
         return dataset
-    return RainStrengthMix(dataset, d.dry_fraction, cfg.seed, d.faint_fraction, tuple(d.faint_scale))  # type: ignore[arg-type]
+    return DryMix(dataset, d.dry_fraction, cfg.seed)
 
 
 def _held_out(cfg: TrainConfig, available: int) -> int:
@@ -128,7 +121,7 @@ def held_out_scenes(cfg: TrainConfig) -> set[str]:
     """The scenes of the last ``data.val_count`` train items of the main set (a set rendered over the
     same photos, e.g. the same street under another rain kind, holds them out too)."""
     items = RaindropCityscapesDataset(ensure_dataset(cfg), "train").items
-    return {scene_of(it) for it in items[len(items) - _held_out(cfg, len(items)):]}
+    return {scene_of(it) for it in items[len(items) - _held_out(cfg, len(items)) :]}
 
 
 def validation_items(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

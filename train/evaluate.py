@@ -13,7 +13,6 @@ The network runs through the torch engine: the same graph and conversions as dep
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -36,18 +35,20 @@ from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.metrics import PSNR_CAP_DB, ConfusionMatrix, psnr, ssim_metric  # noqa: E402
 from derain_seg_ros.nets.pipeline import DerainSegPipeline  # noqa: E402
-from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
 from derain_seg_ros.runtime.segment_only import segment  # noqa: E402
 from derain_seg_ros.runtime.shipped import resolve_checkpoint  # noqa: E402
 from derain_seg_ros.runtime.torch_engine import TorchEngine  # noqa: E402
 from derain_seg_ros.validate import POSITIVE_INT  # noqa: E402
+from train.baselines.pipeline import load_any  # noqa: E402
+from train.cli import script_parser  # noqa: E402
 
 MODES = ("derained", "rainy", "clean")
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # rainy, clean, trainIds (None: pseudo labels)
 
 
-def synthetic_samples(data_root: str | os.PathLike, halves: bool = False, limit: int | None = None,
-                      split: str = "test") -> list[Sample]:
+def synthetic_samples(
+    data_root: str | os.PathLike, halves: bool = False, limit: int | None = None, split: str = "test"
+) -> list[Sample]:
     dataset = RaindropCityscapesDataset(data_root, split, halves=halves)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     return [_as_sample(dataset[i]) for i in range(count)]
@@ -63,7 +64,9 @@ def robotcar_samples(root: str | os.PathLike, wet_side: str = "right", limit: in
 
     source = RobotCarRainSource(root, wet_side=wet_side)
     if len(source) == 0:
-        raise DerainSegError(f"no RobotCar rain pairs under {root} (expected left/left_<ts>.png and right/right_<ts>.png)")
+        raise DerainSegError(
+            f"no RobotCar rain pairs under {root} (expected left/left_<ts>.png and right/right_<ts>.png)"
+        )
     count = len(source) if limit is None else min(limit, len(source))
     return [(s.rainy, s.clean, s.label) for s in (source[i] for i in range(count))]
 
@@ -76,9 +79,16 @@ def scored_classes(data_root: str | os.PathLike) -> tuple[int, ...] | None:
     return CAMVID_CLASSES if load_manifest(data_root)["spec"].get("source") == "camvid" else None
 
 
-def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sample], mode: str = "derained",
-             halves: bool = False, limit: int | None = None, progress: bool = True, split: str = "test",
-             classes: Sequence[int] | None = None) -> dict[str, Any]:
+def evaluate(
+    pipeline: DerainSegPipeline,
+    data: str | os.PathLike | Sequence[Sample],
+    mode: str = "derained",
+    halves: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+    split: str = "test",
+    classes: Sequence[int] | None = None,
+) -> dict[str, Any]:
     """Means over the samples (a dataset root's ``split``, or given samples). Missing labels are the
     segmenter's labels of the clean image (pseudo labels), as the paper does for RobotCar(R). mIoU is
     over ``classes`` (default: a dataset root's own, see ``scored_classes``; else every class that occurs)."""
@@ -87,7 +97,9 @@ def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sam
     if classes is None and isinstance(data, (str, os.PathLike)):
         classes = scored_classes(data)
     pipeline.eval()
-    samples = synthetic_samples(data, halves, limit, split) if isinstance(data, (str, os.PathLike)) else list(data)[:limit]
+    samples = (
+        synthetic_samples(data, halves, limit, split) if isinstance(data, (str, os.PathLike)) else list(data)[:limit]
+    )
     engine = TorchEngine(pipeline) if mode == "derained" else None
     confusion, clean_in_confusion = ConfusionMatrix(), ConfusionMatrix()
     scores: dict[str, list[float]] = {}
@@ -117,18 +129,30 @@ def evaluate(pipeline: DerainSegPipeline, data: str | os.PathLike | Sequence[Sam
     result["miou"] = 100 * confusion.miou(classes)
     if engine is not None:
         result["worse_than_input"] = int(sum(scores["worse_than_input"]))
-        result["psnr_gain_rgb_min"] = float(np.min(np.asarray(scores["psnr_rgb"]) - np.asarray(scores["rainy_psnr_rgb"])))
+        result["psnr_gain_rgb_min"] = float(
+            np.min(np.asarray(scores["psnr_rgb"]) - np.asarray(scores["rainy_psnr_rgb"]))
+        )
         result["clean_in_psnr_rgb_min"] = float(np.min(scores["clean_in_psnr_rgb"]))
         result["clean_in_miou"] = 100 * clean_in_confusion.miou(classes)
         result["clean_in_per_class_iou"] = _per_class(clean_in_confusion, classes)
-    result.update(mode=mode, images=len(samples), halves=halves, psnr_cap_db=PSNR_CAP_DB, pseudo_labels=pseudo,
-                  classes=None if classes is None else list(classes), per_class_iou=_per_class(confusion, classes))
+    result.update(
+        mode=mode,
+        images=len(samples),
+        halves=halves,
+        psnr_cap_db=PSNR_CAP_DB,
+        pseudo_labels=pseudo,
+        classes=None if classes is None else list(classes),
+        per_class_iou=_per_class(confusion, classes),
+    )
     return result
 
 
 def _per_class(confusion: ConfusionMatrix, classes: Sequence[int] | None) -> dict[str, float | None]:
-    return {name: (None if math.isnan(v) else 100 * v) for i, (name, v) in enumerate(confusion.table())
-            if classes is None or i in classes}
+    return {
+        name: (None if math.isnan(v) else 100 * v)
+        for i, (name, v) in enumerate(confusion.table())
+        if classes is None or i in classes
+    }
 
 
 def _add(scores: dict[str, list[float]], key: str, value: float) -> None:
@@ -147,23 +171,38 @@ def dry_frames(folder: str | os.PathLike, size: tuple[int, int] | None) -> Itera
         yield path.name, image
 
 
-def do_no_harm(pipeline: DerainSegPipeline, folder: str | os.PathLike, size: tuple[int, int] | None = None) -> dict[str, Any]:
+def do_no_harm(
+    pipeline: DerainSegPipeline, folder: str | os.PathLike, size: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """Real dry photos through the model: RGB PSNR of each output against its own input (no labels)."""
     engine = TorchEngine(pipeline.eval())
-    per_image = {name: psnr(engine.infer([image]).derained[0], image, "rgb", max_db=PSNR_CAP_DB)
-                 for name, image in dry_frames(folder, size)}
+    per_image = {
+        name: psnr(engine.infer([image]).derained[0], image, "rgb", max_db=PSNR_CAP_DB)
+        for name, image in dry_frames(folder, size)
+    }
     values = list(per_image.values())
-    return {"mode": "dry", "images": len(values), "psnr_rgb_mean": float(np.mean(values)),
-            "psnr_rgb_min": float(np.min(values)), "worst": min(per_image, key=per_image.get),
-            "size": list(size) if size else None, "per_image": per_image}
+    return {
+        "mode": "dry",
+        "images": len(values),
+        "psnr_rgb_mean": float(np.mean(values)),
+        "psnr_rgb_min": float(np.min(values)),
+        "worst": min(per_image, key=per_image.get),
+        "size": list(size) if size else None,
+        "per_image": per_image,
+    }
 
 
-ROWS = (("PSNR (Y, dB)", "psnr_y", "{:.2f}"), ("PSNR (RGB, dB)", "psnr_rgb", "{:.2f}"), ("SSIM (Y)", "ssim_y", "{:.4f}"),
-        ("SSIM (RGB)", "ssim_rgb", "{:.4f}"), ("mIoU (%)", "miou", "{:.2f}"),
-        ("images worse than input (RGB PSNR)", "worse_than_input", "{:d}"),
-        ("clean in: PSNR (RGB, dB) mean", "clean_in_psnr_rgb", "{:.2f}"),
-        ("clean in: PSNR (RGB, dB) worst", "clean_in_psnr_rgb_min", "{:.2f}"),
-        ("clean in: mIoU (%)", "clean_in_miou", "{:.2f}"))
+ROWS = (
+    ("PSNR (Y, dB)", "psnr_y", "{:.2f}"),
+    ("PSNR (RGB, dB)", "psnr_rgb", "{:.2f}"),
+    ("SSIM (Y)", "ssim_y", "{:.4f}"),
+    ("SSIM (RGB)", "ssim_rgb", "{:.4f}"),
+    ("mIoU (%)", "miou", "{:.2f}"),
+    ("images worse than input (RGB PSNR)", "worse_than_input", "{:d}"),
+    ("clean in: PSNR (RGB, dB) mean", "clean_in_psnr_rgb", "{:.2f}"),
+    ("clean in: PSNR (RGB, dB) worst", "clean_in_psnr_rgb_min", "{:.2f}"),
+    ("clean in: mIoU (%)", "clean_in_miou", "{:.2f}"),
+)
 
 
 def markdown(results: dict[str, dict[str, Any]], extra_rows: Sequence[tuple[str, str, str]] = ()) -> str:
@@ -178,15 +217,18 @@ def markdown(results: dict[str, dict[str, Any]], extra_rows: Sequence[tuple[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=None, help="pipeline checkpoint (default: the shipped model)")
+    parser = script_parser(__doc__)
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="pipeline checkpoint (default: the shipped model)"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a synthesised set (its test split)")
     source.add_argument("--robotcar", type=Path, help="RobotCar(R) rain pairs: left/, right/")
     source.add_argument("--dry-folder", type=Path, help="real dry photos: do-no-harm PSNR of output vs input")
     parser.add_argument("--wet-side", choices=("left", "right"), default="right", help="RobotCar(R): the wetted lens")
-    parser.add_argument("--size", type=parse_size, default=None, metavar="HxW", help="--dry-folder: resize to HxW first")
+    parser.add_argument(
+        "--size", type=parse_size, default=None, metavar="HxW", help="--dry-folder: resize to HxW first"
+    )
     parser.add_argument("--input", choices=MODES, default="derained")
     parser.add_argument("--halves", action="store_true", help="score the two halves of each frame (the paper's test)")
     parser.add_argument("--limit", type=POSITIVE_INT, default=None, help="score the first N images (N >= 1)")
@@ -196,11 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.out is not None:
             check_out_dir(args.out)  # before minutes of scoring, not after
-        pipeline, _ = load_pipeline(resolve_checkpoint(args.checkpoint))
+        pipeline, _ = load_any(resolve_checkpoint(args.checkpoint))
         if args.dry_folder:
             result = do_no_harm(pipeline, args.dry_folder, args.size)
-            table = (f"| dry photos | mean PSNR (RGB, dB) | worst |\n| --- | --- | --- |\n"
-                     f"| {result['images']} | {result['psnr_rgb_mean']:.2f} | {result['psnr_rgb_min']:.2f} ({result['worst']}) |\n")
+            table = (
+                f"| dry photos | mean PSNR (RGB, dB) | worst |\n| --- | --- | --- |\n"
+                f"| {result['images']} | {result['psnr_rgb_mean']:.2f} | {result['psnr_rgb_min']:.2f} ({result['worst']}) |\n"
+            )
         else:
             data = robotcar_samples(args.robotcar, args.wet_side, args.limit) if args.robotcar else args.data
             result = evaluate(pipeline, data, args.input, args.halves, args.limit, split=args.split)

@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from derain_seg_ros.errors import DerainSegError
-from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from train.config import TrainConfig, flatten_dict
@@ -54,7 +53,9 @@ class Adversary:
 
     module: torch.nn.Module
     optimizer_fn: OptimizerFn
-    forward_fn: Callable[[torch.nn.Module, dict[str, Any]], dict[str, Any]]  # (trained model, batch) -> what both losses read
+    forward_fn: Callable[
+        [torch.nn.Module, dict[str, Any]], dict[str, Any]
+    ]  # (trained model, batch) -> what both losses read
     loss_fn: Callable[[torch.nn.Module, dict[str, Any]], Loss]
     generator_loss_fn: Callable[[torch.nn.Module, dict[str, Any]], Loss]
 
@@ -83,6 +84,7 @@ def multistep(milestones: list[float], gamma: float, warmup: float = 0.0) -> Cal
     def factor(step: int, per_epoch: int, total: int) -> float:
         ramp = min(1.0, (step + 1) / (warmup * total)) if warmup > 0 else 1.0
         return ramp * gamma ** bisect.bisect_right(milestones, step / max(total, 1))
+
     return factor
 
 
@@ -187,7 +189,9 @@ def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistI
         _resume(session)
     if dist.main:
         trim_log(run_dir / "log.csv", session.step)  # rows after the checkpoint would be written twice
-    sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    sampler = DistributedSampler(
+        dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
     _train(session, dataset, sampler)
     print(f"[{job.name}] rank {dist.rank} weights sha256 {weights_digest(job.pipeline)}", flush=True)
     if job.adversary is not None:
@@ -218,7 +222,9 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
     if job.steps_per_epoch:
         per_epoch = min(per_epoch, job.steps_per_epoch)
     if per_epoch < 1:
-        raise DerainSegError(f"{job.name}: {len(dataset)} training images are fewer than one batch of {batch} per process")
+        raise DerainSegError(
+            f"{job.name}: {len(dataset)} training images are fewer than one batch of {batch} per process"
+        )
     total = per_epoch * job.epochs
 
     def schedule(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
@@ -230,8 +236,19 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
         disc_optimizer = job.adversary.optimizer_fn(list(disc.parameters()))
         adversary = AdversaryState(_wrap(disc, dist), disc_optimizer, schedule(disc_optimizer))
     amp = cfg.run.amp and device.type == "cuda"
-    return Session(job, cfg, run_dir, dist, model, optimizer, schedule(optimizer), torch.amp.GradScaler("cuda", enabled=amp),
-                   per_epoch, total, adversary)
+    return Session(
+        job,
+        cfg,
+        run_dir,
+        dist,
+        model,
+        optimizer,
+        schedule(optimizer),
+        torch.amp.GradScaler("cuda", enabled=amp),
+        per_epoch,
+        total,
+        adversary,
+    )
 
 
 def _resume(s: Session) -> None:
@@ -242,8 +259,10 @@ def _resume(s: Session) -> None:
     state = read_checkpoint(s.ckpt_path)
     changed = _changed_keys(state["config"], s.job.pipeline.cfg)
     if changed:  # else load_state_dict's missing/unexpected keys, which do not say why
-        raise CheckpointError(f"{s.ckpt_path} holds other networks than this run's config ({', '.join(changed)} differ): "
-                              "resume with the config it was trained with, or start a new run.out")
+        raise CheckpointError(
+            f"{s.ckpt_path} holds other networks than this run's config ({', '.join(changed)} differ): "
+            "resume with the config it was trained with, or start a new run.out"
+        )
     s.job.pipeline.load_state_dict(state["model"])
     s.step = s.saved_at = state["step"]
     _load_optimisation(s, s.optimizer, s.scheduler, state["optimizer"], state["scheduler"], "learning rate")
@@ -251,8 +270,14 @@ def _resume(s: Session) -> None:
         if "adversary" not in state:
             raise CheckpointError(f"{s.ckpt_path} holds no discriminator: it is not a checkpoint of {s.job.name}")
         s.job.adversary.module.load_state_dict(state["adversary"])  # type: ignore[union-attr]
-        _load_optimisation(s, s.adversary.optimizer, s.adversary.scheduler, state["adversary_optimizer"],
-                           state["adversary_scheduler"], "discriminator's learning rate")
+        _load_optimisation(
+            s,
+            s.adversary.optimizer,
+            s.adversary.scheduler,
+            state["adversary_optimizer"],
+            state["adversary_scheduler"],
+            "discriminator's learning rate",
+        )
     s.scaler.load_state_dict(state["scaler"])
     s.seconds_before = float(state.get("train_seconds", 0.0))
     s.best_score = state.get("best_score")
@@ -260,14 +285,22 @@ def _resume(s: Session) -> None:
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
 
 
-def _changed_keys(saved: dict[str, Any], current: PipelineConfig) -> list[str]:
+def _changed_keys(saved: dict[str, Any], current: Any) -> list[str]:
     """Dotted names of the network settings that differ; one the checkpoint predates reads as its default."""
-    before, now = flatten_dict(PipelineConfig.from_dict(saved).to_dict()), flatten_dict(current.to_dict())
-    return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k) and k not in PipelineConfig.INFERENCE_ONLY)
+    before, now = flatten_dict(type(current).from_dict(saved).to_dict()), flatten_dict(current.to_dict())
+    return sorted(
+        k for k in before.keys() | now.keys() if before.get(k) != now.get(k) and k not in current.INFERENCE_ONLY
+    )
 
 
-def _load_optimisation(s: Session, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
-                       optimizer_state: dict[str, Any], scheduler_state: dict[str, Any], what: str) -> None:
+def _load_optimisation(
+    s: Session,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    optimizer_state: dict[str, Any],
+    scheduler_state: dict[str, Any],
+    what: str,
+) -> None:
     """Optimizer and schedule state from a checkpoint; a rate changed in the config since wins (and is logged)."""
     optimizer.load_state_dict(optimizer_state)
     configured = list(scheduler.base_lrs)
@@ -286,15 +319,38 @@ def _save(s: Session) -> None:
     extra: dict[str, Any] = {}
     if s.adversary is not None:  # beside the pipeline, never in it: load_pipeline and export never see it
         sync_buffers(s.job.adversary.module)  # type: ignore[union-attr]
-        extra = {"adversary": s.job.adversary.module.state_dict(),  # type: ignore[union-attr]
-                 "adversary_optimizer": s.adversary.optimizer.state_dict(),
-                 "adversary_scheduler": s.adversary.scheduler.state_dict()}
+        extra = {
+            "adversary": s.job.adversary.module.state_dict(),  # type: ignore[union-attr]
+            "adversary_optimizer": s.adversary.optimizer.state_dict(),
+            "adversary_scheduler": s.adversary.scheduler.state_dict(),
+        }
     if s.dist.main:
-        save_checkpoint(s.ckpt_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
-                        done=s.step >= s.total, optimizer=s.optimizer.state_dict(), scheduler=s.scheduler.state_dict(),
-                        scaler=s.scaler.state_dict(), rng=_rng_state(), train_config=s.cfg.to_dict(),
-                        train_seconds=s.train_seconds, best_score=s.best_score, **extra)
+        _write(
+            s,
+            s.ckpt_path,
+            done=s.step >= s.total,
+            optimizer=s.optimizer.state_dict(),
+            scheduler=s.scheduler.state_dict(),
+            scaler=s.scaler.state_dict(),
+            rng=_rng_state(),
+            best_score=s.best_score,
+            **extra,
+        )
     barrier()
+
+
+def _write(s: Session, path: Path, **extra: Any) -> None:
+    """A checkpoint of the pipeline where the run stands (stage, step, config, time) with ``extra``."""
+    save_checkpoint(
+        path,
+        s.job.pipeline,
+        stage=s.job.name,
+        step=s.step,
+        total_steps=s.total,
+        train_config=s.cfg.to_dict(),
+        train_seconds=s.train_seconds,
+        **extra,
+    )
 
 
 def _validate(s: Session) -> None:
@@ -305,8 +361,7 @@ def _validate(s: Session) -> None:
         log.info("%s: held-out score %.3f at step %d, the best so far: best.pt", s.job.name, score, s.step)
         s.best_score = score
         if s.dist.main:
-            save_checkpoint(s.best_path, s.job.pipeline, stage=s.job.name, step=s.step, total_steps=s.total,
-                            best_score=score, train_config=s.cfg.to_dict(), train_seconds=s.train_seconds)
+            _write(s, s.best_path, best_score=score)
         barrier()
     else:
         log.info("%s: held-out score %.3f at step %d (best %.3f)", s.job.name, score, s.step, s.best_score)
@@ -330,11 +385,17 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
         sampler.set_epoch(epoch)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        order = list(sampler)[skip * batch: s.per_epoch * batch]
+        order = list(sampler)[skip * batch : s.per_epoch * batch]
         # Its own generator: a DataLoader draws its worker seed from it, not from the global RNG,
         # so a resumed run consumes the global RNG (dropout) exactly as an uninterrupted one.
-        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=cfg.data.workers, drop_last=True,
-                            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        loader = DataLoader(
+            dataset,
+            batch_size=batch,
+            sampler=order,
+            num_workers=cfg.data.workers,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch),
+        )
         _set_modes(job)
         for data in loader:
             started = time.perf_counter()
@@ -390,8 +451,10 @@ def _adversarial_losses(s: Session, data: dict[str, Any]) -> Loss:
 
 def _check_finite(s: Session, loss: torch.Tensor, what: str) -> None:
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"{s.job.name}: {what} became {float(loss.detach())} at step {s.step}; the checkpoint of step "
-                                 f"{s.saved_at} is kept in {s.run_dir}: lower the learning rate and --resume")
+        raise FloatingPointError(
+            f"{s.job.name}: {what} became {float(loss.detach())} at step {s.step}; the checkpoint of step "
+            f"{s.saved_at} is kept in {s.run_dir}: lower the learning rate and --resume"
+        )
 
 
 def _to(data: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -406,14 +469,23 @@ class TrainLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            log.info("%s: tensorboard is not installed (pip install 'derain_seg_ros[train]'); logging to %s only",
-                     name, self.csv_path)
+            log.info(
+                "%s: tensorboard is not installed (pip install 'derain_seg_ros[train]'); logging to %s only",
+                name,
+                self.csv_path,
+            )
             self.writer = None
         else:
             self.writer = SummaryWriter(str(run_dir / "tb"))
 
     def write(self, step: int, epoch: int, lr: float, parts: dict[str, float], rate: float) -> None:
-        row = {"step": step, "epoch": epoch, "lr": lr, "it_per_s": round(rate, 3), **{f"loss_{k}": v for k, v in parts.items()}}
+        row = {
+            "step": step,
+            "epoch": epoch,
+            "lr": lr,
+            "it_per_s": round(rate, 3),
+            **{f"loss_{k}": v for k, v in parts.items()},
+        }
         new = not self.csv_path.is_file()
         with self.csv_path.open("a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(row))

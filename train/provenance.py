@@ -20,3 +20,8 @@ def machine() -> str:
         pass
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return f"{cpu}, {torch.get_num_threads()} threads{gpu}, torch {torch.__version__}"
+
+
+def reproduce_section(recipe: str) -> list[str]:
+    """A model card's "Reproduce" heading and the command that made the model, as Markdown lines."""
+    return ["", "## Reproduce", "", "```bash", recipe, "```", ""]

@@ -11,7 +11,6 @@ that, from the shipped model. Multi-GPU: ``torchrun --nproc_per_node N train/run
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -24,13 +23,14 @@ import torch  # noqa: E402
 from derain_seg_ros.destinations import check_out_dir  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from train import distributed  # noqa: E402
+from train.baselines.jobs import baseline_job  # noqa: E402
+from train.cli import script_parser  # noqa: E402
 from train.config import DEFAULT_PRESET, ConfigError, TrainConfig, load_config  # noqa: E402
 from train.datasets import train_dataset  # noqa: E402
 from train.loop import fit  # noqa: E402
-from train.baseline_jobs import baseline_job  # noqa: E402
+from train.run_folder import refuse_overwrite  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
 from train.variants import BASELINES, STAGE1, STAGE2, VARIANTS  # noqa: E402
-from train.run_folder import refuse_overwrite  # noqa: E402
 
 log = logging.getLogger("train")
 SHIPPED_PRESETS = {"streets": "shipped", "embedded": "shipped-embedded"}  # model.preset -> its shipped model (init.*)
@@ -87,12 +87,14 @@ def run_variant(cfg: TrainConfig, variant: str, dist: distributed.DistInfo, resu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
-                                     usage="%(prog)s (--stage N | --variant NAME) [--config PRESET] [--resume] [key=value ...]",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = script_parser(
+        __doc__, "%(prog)s (--stage N | --variant NAME) [--config PRESET] [--resume] [key=value ...]"
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--stage", type=int, choices=(0, 1, 2), help="0: DeepLabv3+, 1: A + C, 2: SRRN")
-    group.add_argument("--variant", help=f"a Table-1 training, one of {list(VARIANTS)}, or a baseline, one of {list(BASELINES)}")
+    group.add_argument(
+        "--variant", help=f"a Table-1 training, one of {list(VARIANTS)}, or a baseline, one of {list(BASELINES)}"
+    )
     parser.add_argument("--config", default=DEFAULT_PRESET, help="preset name in train/configs or a YAML file")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
     parser.add_argument("overrides", nargs="*", help="dotted key=value, e.g. optim.lr=1e-4 data.root=/data")
@@ -107,14 +109,22 @@ def main(argv: list[str] | None = None) -> int:
         for folder in folders:  # before any data is made or any stage trains
             refuse_overwrite(Path(cfg.run.out) / folder, args.resume)
         resolve_inits(cfg, {0: (), 2: ("stage0", "stage1")}.get(args.stage, ("stage0",)))
-        path = run_stage(cfg, args.stage, dist, args.resume) if args.variant is None else run_variant(cfg, args.variant, dist, args.resume)
+        path = (
+            run_stage(cfg, args.stage, dist, args.resume)
+            if args.variant is None
+            else run_variant(cfg, args.variant, dist, args.resume)
+        )
         if dist.main:
             log.info("checkpoint: %s", path)
     except (DerainSegError, FloatingPointError, OSError) as exc:  # the user's data, config or machine; a divergence
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        kept = f"the last checkpoint in {cfg.run.out} is kept; rerun with --resume to continue" if cfg else "nothing was written"
+        kept = (
+            f"the last checkpoint in {cfg.run.out} is kept; rerun with --resume to continue"
+            if cfg
+            else "nothing was written"
+        )
         print(f"interrupted: {kept}", file=sys.stderr)
         return 130
     finally:

@@ -36,8 +36,10 @@ def refuse_overwrite(run_dir: Path, resume: bool) -> None:
     last = Path(run_dir) / "last.pt"
     if resume or not last.exists():
         return
-    raise RunFolderError(f"{last} already holds {_progress(last)}; --resume continues it, "
-                         f"or start over with another run.out=DIR (or delete {run_dir} first)")
+    raise RunFolderError(
+        f"{last} already holds {_progress(last)}; --resume continues it, "
+        f"or start over with another run.out=DIR (or delete {run_dir} first)"
+    )
 
 
 def trim_log(csv_path: Path, last_step: int) -> None:

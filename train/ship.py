@@ -10,7 +10,6 @@ draw of scenes is seen against others.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
@@ -25,35 +24,52 @@ from derain_seg_ros.data.raindrop_cityscapes import load_manifest  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint  # noqa: E402
 from derain_seg_ros.runtime.shipped import MODELS, MODELS_DIR, model_card_name, pack_for_shipping, sha256_of  # noqa: E402
+from train.cli import script_parser  # noqa: E402
 from train.evaluate import do_no_harm, evaluate, markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
-from train.provenance import machine  # noqa: E402
+from train.provenance import machine, reproduce_section  # noqa: E402
 
 RECIPE = "make weights-embedded  # = bash scripts/make_weights_embedded.sh"
 
 
 def stage_times(run: Path) -> dict[str, float]:
-    return {stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan")))
-            for stage in ("stage0", "stage1", "stage2")}
+    return {
+        stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan")))
+        for stage in ("stage0", "stage1", "stage2")
+    }
 
 
 def more_seeds(others: dict[Path, dict[str, dict[str, Any]]]) -> list[str]:
     """The card's lines for the other unseen sets: one row per set, the same scores as the targets."""
     if not others:
         return []
-    lines = ["", "## More unseen seeds", "", "The same model and scores on other draws of scenes it never saw (nothing was chosen on them):", "",
-             "| seed | scenes | rainy RGB (dB) | derained RGB (dB) | worse than input | clean in mean / worst (dB) | mIoU rainy / derained / clean in (%) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "",
+        "## More unseen seeds",
+        "",
+        "The same model and scores on other draws of scenes it never saw (nothing was chosen on them):",
+        "",
+        "| seed | scenes | rainy RGB (dB) | derained RGB (dB) | worse than input | clean in mean / worst (dB) | mIoU rainy / derained / clean in (%) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for data, m in others.items():
         d, r = m["derained"], m["rainy"]
-        lines.append(f"| {load_manifest(data)['spec']['seed']} | {d['images']} | {r['psnr_rgb']:.2f} | {d['psnr_rgb']:.2f} "
-                     f"({d['psnr_rgb'] - r['psnr_rgb']:+.2f}) | {d['worse_than_input']} | {d['clean_in_psnr_rgb']:.2f} / "
-                     f"{d['clean_in_psnr_rgb_min']:.2f} | {r['miou']:.2f} / {d['miou']:.2f} / {d['clean_in_miou']:.2f} |")
+        lines.append(
+            f"| {load_manifest(data)['spec']['seed']} | {d['images']} | {r['psnr_rgb']:.2f} | {d['psnr_rgb']:.2f} "
+            f"({d['psnr_rgb'] - r['psnr_rgb']:+.2f}) | {d['worse_than_input']} | {d['clean_in_psnr_rgb']:.2f} / "
+            f"{d['clean_in_psnr_rgb_min']:.2f} | {r['miou']:.2f} / {d['miou']:.2f} / {d['clean_in_miou']:.2f} |"
+        )
     return lines
 
 
-def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str, Any] | None, eval_data: Path,
-         others: dict[Path, dict[str, dict[str, Any]]] | None = None) -> str:
+def card(
+    out: Path,
+    run: Path,
+    metrics: dict[str, dict[str, Any]],
+    dry: dict[str, Any] | None,
+    eval_data: Path,
+    others: dict[Path, dict[str, dict[str, Any]]] | None = None,
+) -> str:
     pipeline, state = load_pipeline(out)
     counts = pipeline.parameter_counts()
     cfg = read_checkpoint(run / "stage2" / "last.pt")["train_config"]
@@ -62,10 +78,13 @@ def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str
     times = stage_times(run)
     d, r, c = metrics["derained"], metrics["rainy"], metrics["clean"]
     lines = [
-        "# Model card: the shipped embedded model", "",
+        "# Model card: the shipped embedded model",
+        "",
         f"`derain_seg_ros/models/{MODELS['embedded']}`: the procedural-scene model, free of any dataset licence "
-        "(`--model embedded`); the default is the streets model (`MODEL_CARD.md`).", "",
-        "| | |", "| --- | --- |",
+        "(`--model embedded`); the default is the streets model (`MODEL_CARD.md`).",
+        "",
+        "| | |",
+        "| --- | --- |",
         f"| sha256 | `{sha256_of(out)}` |",
         f"| size | {out.stat().st_size / 2**20:.2f} MiB (fp16 storage, loaded as fp32) |",
         f"| networks | `PipelineConfig.embedded()`: A {counts['attention']:,}, C {counts['coarse']:,} (residual), "
@@ -74,12 +93,17 @@ def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str
         f"| wall time | stage 0 {times['stage0'] / 60:.1f} min, stage 1 {times['stage1'] / 60:.1f} min, stage 2 "
         f"{times['stage2'] / 60:.1f} min; total {sum(times.values()) / 60:.1f} min |",
         f"| training data | {train_manifest['spec']} ({train_manifest['splits']}) + extra sets {cfg['data']['extra_roots']} |",
-        f"| evaluation data | scenes it never saw: {eval_spec}, all {d['images']} items |", "",
-        "## Reproduce", "", "```bash", RECIPE, "```", "",
+        f"| evaluation data | scenes it never saw: {eval_spec}, all {d['images']} items |",
+        *reproduce_section(RECIPE),
         "The script trains stage 0, 1 and 2 with `train/configs/embedded.yaml` from scratch, then runs "
-        "`train/ship.py`, which writes this file. Configuration as trained:", "",
-        "```json", json.dumps(cfg, indent=1), "```", "",
-        "## Metrics (128x256, unseen seed)", "",
+        "`train/ship.py`, which writes this file. Configuration as trained:",
+        "",
+        "```json",
+        json.dumps(cfg, indent=1),
+        "```",
+        "",
+        "## Metrics (128x256, unseen seed)",
+        "",
         markdown({"Rainy": r, "Derained": d, "Clean (upper bound)": c}),
         f"- Derained RGB PSNR {d['psnr_rgb'] - r['psnr_rgb']:+.2f} dB over the rainy input; "
         f"{d['worse_than_input']} of {d['images']} images worse than their input.",
@@ -90,22 +114,37 @@ def card(out: Path, run: Path, metrics: dict[str, dict[str, Any]], dry: dict[str
     ]
     lines += more_seeds(others or {})
     if dry is not None:
-        lines += ["", "## Real dry photos (do no harm)", "",
-                  f"{dry['images']} photos resized to {dry['size']}: output against input {dry['psnr_rgb_mean']:.2f} dB "
-                  f"RGB PSNR on average, {dry['psnr_rgb_min']:.2f} dB at worst ({dry['worst']})."]
+        lines += [
+            "",
+            "## Real dry photos (do no harm)",
+            "",
+            f"{dry['images']} photos resized to {dry['size']}: output against input {dry['psnr_rgb_mean']:.2f} dB "
+            f"RGB PSNR on average, {dry['psnr_rgb_min']:.2f} dB at worst ({dry['worst']}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "),
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", choices=tuple(MODELS), default="streets", help="which shipped model this run becomes")
-    parser.add_argument("--run", type=Path, default=None, help="the training run (stage0..2 inside; default runs/MODEL)")
-    parser.add_argument("--eval-data", nargs="+", required=True,
-                        help="embedded: synthesised sets of unseen scenes (all items scored), the first is the card's; "
-                             "streets: KIND=DIR sets whose test split (never trained on) is scored")
-    parser.add_argument("--dry", nargs="*", default=[], metavar="NAME=DIR[@HxW]", help="streets: real dry photos (do no harm)")
-    parser.add_argument("--dry-folder", type=Path, default=None, help="embedded: real dry photos for the do-no-harm line")
+    parser = script_parser(__doc__)
+    parser.add_argument(
+        "--model", choices=tuple(MODELS), default="streets", help="which shipped model this run becomes"
+    )
+    parser.add_argument(
+        "--run", type=Path, default=None, help="the training run (stage0..2 inside; default runs/MODEL)"
+    )
+    parser.add_argument(
+        "--eval-data",
+        nargs="+",
+        required=True,
+        help="embedded: synthesised sets of unseen scenes (all items scored), the first is the card's; "
+        "streets: KIND=DIR sets whose test split (never trained on) is scored",
+    )
+    parser.add_argument(
+        "--dry", nargs="*", default=[], metavar="NAME=DIR[@HxW]", help="streets: real dry photos (do no harm)"
+    )
+    parser.add_argument(
+        "--dry-folder", type=Path, default=None, help="embedded: real dry photos for the do-no-harm line"
+    )
     parser.add_argument("--dry-size", type=parse_size, default=None, metavar="HxW")
     parser.add_argument("--out", type=Path, default=None, help="default: the package's models/ file of --model")
     args = parser.parse_args(argv)
@@ -122,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     pipeline, _ = load_pipeline(out)
     main_set, *more = (Path(p) for p in args.eval_data)
     metrics = {mode: evaluate(pipeline, main_set, mode, split="all") for mode in ("rainy", "derained", "clean")}
-    others = {data: {mode: evaluate(pipeline, data, mode, split="all") for mode in ("rainy", "derained")} for data in more}
+    others = {
+        data: {mode: evaluate(pipeline, data, mode, split="all") for mode in ("rainy", "derained")} for data in more
+    }
     dry = do_no_harm(pipeline, args.dry_folder, args.dry_size) if args.dry_folder else None
     atomic_write_bytes(card_path, card(out, run, metrics, dry, main_set, others).encode())
     print(card_path.read_text())

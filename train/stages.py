@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from derain_seg_ros.labels import IGNORE_ID
 from derain_seg_ros.losses import pipeline_loss
-from derain_seg_ros.nets.config import CoarseConfig, DerainerName, PipelineConfig
+from derain_seg_ros.nets.config import PipelineConfig, with_settings
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
@@ -25,38 +25,29 @@ from train.validation import miou_validator, psnr_validator
 from train.variants import Stage
 
 log = logging.getLogger("train")
-PRESETS = {"default": PipelineConfig.paper, "embedded": PipelineConfig.embedded, "small": PipelineConfig.small,
-           "streets": lambda derainer="ours": _streets(derainer)}
+PRESETS = {
+    "default": PipelineConfig.paper,
+    "embedded": PipelineConfig.embedded,
+    "small": PipelineConfig.small,
+    "streets": PipelineConfig.streets,
+}
 
 
-def _streets(derainer: DerainerName) -> PipelineConfig:
-    """The streets networks; a baseline in front of its DeepLab gets the baseline's embedded widths."""
-    streets = PipelineConfig.streets()
-    return streets if derainer == "ours" else replace(PipelineConfig.embedded(derainer), deeplab=streets.deeplab)
-
-
-def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None, derainer: DerainerName = "ours") -> PipelineConfig:
-    """The preset's networks with the model section's choices on top; ``derainer`` (a baseline) at
-    the preset's widths."""
+def pipeline_config(cfg: TrainConfig, num_srrb: int | None = None) -> PipelineConfig:
+    """The preset's networks with the model section's settings on top (``num_srrb``: a stage's own)."""
     m = cfg.model
     if m.preset not in PRESETS:
         raise ConfigError(f"model.preset must be one of {sorted(PRESETS)}, got {m.preset!r}")
-    base = PRESETS[m.preset](derainer)
-    coarse: CoarseConfig = base.coarse
-    if m.residual is not None:
-        coarse = replace(coarse, residual=m.residual)
-    if m.gate is not None:
-        coarse = replace(coarse, gate=m.gate)
-    attention = base.attention if m.scene_context is None else replace(base.attention, scene_context=m.scene_context)
-    shrink = base.correction_shrink if m.correction_shrink is None else float(m.correction_shrink)
-    return replace(base, attention=attention, coarse=coarse, num_srrb=m.num_srrb if num_srrb is None else num_srrb,
-                   correction_shrink=shrink)
+    networks = with_settings(PRESETS[m.preset](), m.settings)
+    return networks if num_srrb is None else replace(networks, num_srrb=num_srrb)
 
 
 def _init_path(value: str | None, what: str) -> Path:
     if value is None:
-        raise CheckpointError(f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt) "
-                              f"or to 'shipped' (the default packaged model) or 'shipped-embedded'")
+        raise CheckpointError(
+            f"{what} is needed: set init.{what} to its checkpoint (e.g. runs/.../{what}/last.pt) "
+            f"or to 'shipped' (the default packaged model) or 'shipped-embedded'"
+        )
     if value.startswith("shipped"):  # 'shipped' (the default model) or 'shipped-<name>'
         return shipped_checkpoint(value.partition("-")[2] or DEFAULT_MODEL)
     return Path(value)
@@ -84,9 +75,10 @@ def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple
         if theirs[name] != own[name]:
             raise CheckpointError(
                 f"init.{what}={path} holds {name} of the {_preset_of(theirs)!r} networks, but this run builds "
-                f"{_preset_of(own)!r} ones (model.preset); give a checkpoint of the same preset")
+                f"{_preset_of(own)!r} ones (model.preset); give a checkpoint of the same preset"
+            )
         prefix = f"{name}."
-        sub = {k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)}
+        sub = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
         if not sub:
             raise CheckpointError(f"{path} holds no {name} weights")
         getattr(pipeline, name).load_state_dict(sub)
@@ -105,14 +97,16 @@ def _load_imagenet_backbone(pipeline: DerainSegPipeline) -> None:
 
     backbone = pipeline.deeplab.backbone
     if not isinstance(backbone, EfficientNetLite):
-        raise ConfigError(f"stage0.pretrained=imagenet needs an EfficientNet-Lite backbone, this preset has {pipeline.cfg.deeplab.backbone}")
+        raise ConfigError(
+            f"stage0.pretrained=imagenet needs an EfficientNet-Lite backbone, this preset has {pipeline.cfg.deeplab.backbone}"
+        )
     count = load_imagenet(backbone, pipeline.cfg.deeplab.backbone)
     log.info("stage 0 starts from %s's ImageNet weights (%d tensors)", pipeline.cfg.deeplab.backbone, count)
 
 
 def stage0_job(cfg: TrainConfig) -> Job:
     """DeepLabv3+ on clean images with cross-entropy (255 ignored) and poly LR, as DeepLab trains."""
-    pipeline = DerainSegPipeline(pipeline_config(cfg))
+    pipeline = DerainSegPipeline.from_config(pipeline_config(cfg))
     s0 = cfg.stage0
     if s0.pretrained == "imagenet":
         _load_imagenet_backbone(pipeline)
@@ -126,13 +120,22 @@ def stage0_job(cfg: TrainConfig) -> Job:
 
     def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         logits = model(to_float_nchw(batch["clean"])).logits
-        loss = F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_ID,
-                               weight=None if weight is None else weight.to(logits.device))
+        loss = F.cross_entropy(
+            logits, batch["label"], ignore_index=IGNORE_ID, weight=None if weight is None else weight.to(logits.device)
+        )
         return loss, {"ce": float(loss.detach()), "total": float(loss.detach())}
 
-    return Job("stage0", pipeline, pipeline.deeplab, tuple(getattr(pipeline, n) for n in pipeline.derainer_parts),
-               lambda p: torch.optim.SGD(p, lr=s0.lr, momentum=s0.momentum, weight_decay=s0.weight_decay),
-               poly(s0.poly_power), step, s0.epochs, s0.steps_per_epoch)
+    return Job(
+        "stage0",
+        pipeline,
+        pipeline.deeplab,
+        tuple(getattr(pipeline, n) for n in pipeline.derainer_parts),
+        lambda p: torch.optim.SGD(p, lr=s0.lr, momentum=s0.momentum, weight_decay=s0.weight_decay),
+        poly(s0.poly_power),
+        step,
+        s0.epochs,
+        s0.steps_per_epoch,
+    )
 
 
 def _validator(cfg: TrainConfig, o: OptimConfig, pipeline: DerainSegPipeline) -> Callable[[], float]:
@@ -147,10 +150,12 @@ def _validator(cfg: TrainConfig, o: OptimConfig, pipeline: DerainSegPipeline) ->
 
 def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None = None) -> Job:
     """A Table-1 training: ``stage.trains`` learn, DeepLab (from stage 0) and the rest stay frozen."""
-    pipeline = DerainSegPipeline(pipeline_config(cfg, None if stage.uses_srrn else 0))
+    pipeline = DerainSegPipeline.from_config(pipeline_config(cfg, None if stage.uses_srrn else 0))
     load_stage0(cfg, pipeline)
     if "attention" not in stage.trains:
-        load_submodules(pipeline, str(init_stage1) if init_stage1 else cfg.init.stage1, ("attention", "coarse"), "stage1")
+        load_submodules(
+            pipeline, str(init_stage1) if init_stage1 else cfg.init.stage1, ("attention", "coarse"), "stage1"
+        )
     weights = stage.weights(cfg.loss)
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
     o: OptimConfig = getattr(cfg, stage.optim)
@@ -171,6 +176,15 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
     # DDP wraps the whole pipeline (its forward is the one graph); frozen parts get requires_grad
     # False in ``fit``, so neither DDP nor the optimizer sees them.
     validate = _validator(cfg, o, pipeline) if o.select_best else None
-    return Job(stage.name, pipeline, pipeline, frozen,
-               lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.betas[0], o.betas[1])),
-               multistep(o.milestones, o.gamma, o.warmup), step, o.epochs, o.steps_per_epoch, validate=validate)
+    return Job(
+        stage.name,
+        pipeline,
+        pipeline,
+        frozen,
+        lambda p: torch.optim.Adam(p, lr=o.lr, betas=(o.betas[0], o.betas[1])),
+        multistep(o.milestones, o.gamma, o.warmup),
+        step,
+        o.epochs,
+        o.steps_per_epoch,
+        validate=validate,
+    )

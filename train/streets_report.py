@@ -10,7 +10,6 @@ derained, clean; labels on rainy, on derained, ground truth; a class legend).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,13 +24,17 @@ from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.nets.pipeline import DerainSegPipeline, with_bypass  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
 from derain_seg_ros.runtime.shipped import resolve_checkpoint  # noqa: E402
+from train.cli import script_parser  # noqa: E402
 from train.evaluate import do_no_harm, evaluate, synthetic_samples  # noqa: E402
 
 
 def kind_scores(pipeline: DerainSegPipeline, root: Path, limit: int | None, no_refine: bool) -> dict[str, Any]:
     """One rain kind: the model ('derained', with its clean-in pass), the rainy input, and optionally
     the same pipeline with the SRRN bypassed."""
-    scores = {"rainy": evaluate(pipeline, root, "rainy", limit=limit), "derained": evaluate(pipeline, root, "derained", limit=limit)}
+    scores = {
+        "rainy": evaluate(pipeline, root, "rainy", limit=limit),
+        "derained": evaluate(pipeline, root, "derained", limit=limit),
+    }
     if no_refine:
         scores["no_refine"] = evaluate(with_bypass(pipeline, "refine"), root, "derained", limit=limit)
         with_bypass(pipeline, "none")
@@ -43,40 +46,69 @@ def summary_row(kind: str, s: dict[str, Any]) -> str:
     cost = d["clean_in_miou"] - r["miou"]
     recovered = f"{100 * (d['miou'] - r['miou']) / cost:.0f} %" if cost > 0 else "– (rain costs nothing)"
     share = f"{100 * d['miou'] / d['clean_in_miou']:.1f} %" if d["clean_in_miou"] > 0 else "–"
-    return (f"| {kind} | {d['images']} | {r['psnr_rgb']:.2f} | {d['psnr_rgb']:.2f} ({d['psnr_rgb'] - r['psnr_rgb']:+.2f}) | "
-            f"{r['ssim_rgb']:.4f} / {d['ssim_rgb']:.4f} | {d['worse_than_input']} ({d['psnr_gain_rgb_min']:+.2f}) | "
-            f"{d['clean_in_miou']:.2f} | {r['miou']:.2f} | {d['miou']:.2f} ({share}) | "
-            f"{recovered} |")
+    return (
+        f"| {kind} | {d['images']} | {r['psnr_rgb']:.2f} | {d['psnr_rgb']:.2f} ({d['psnr_rgb'] - r['psnr_rgb']:+.2f}) | "
+        f"{r['ssim_rgb']:.4f} / {d['ssim_rgb']:.4f} | {d['worse_than_input']} ({d['psnr_gain_rgb_min']:+.2f}) | "
+        f"{d['clean_in_miou']:.2f} | {r['miou']:.2f} | {d['miou']:.2f} ({share}) | "
+        f"{recovered} |"
+    )
 
 
 def report(results: dict[str, dict[str, Any]], dry: dict[str, dict[str, Any]], checkpoint: Path) -> str:
-    lines = [f"# Real streets: `{checkpoint}`", "",
-             "Held-out real frames (never trained on) under each rain kind. PSNR/SSIM against the clean photo (RGB); "
-             "mIoU over the dataset's classes; 'worse' counts frames whose derained PSNR is below the rainy input's "
-             "(in brackets: the smallest gain); 'recovered' = (derained − rainy-in) / (clean-in − rainy-in) mIoU.", "",
-             "| rain | frames | rainy PSNR (dB) | derained PSNR (dB) | SSIM rainy / derained | worse (min gain, dB) | "
-             "clean-in mIoU (%) | rainy-in mIoU (%) | derained mIoU (% of clean-in) | recovered |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Real streets: `{checkpoint}`",
+        "",
+        "Held-out real frames (never trained on) under each rain kind. PSNR/SSIM against the clean photo (RGB); "
+        "mIoU over the dataset's classes; 'worse' counts frames whose derained PSNR is below the rainy input's "
+        "(in brackets: the smallest gain); 'recovered' = (derained − rainy-in) / (clean-in − rainy-in) mIoU.",
+        "",
+        "| rain | frames | rainy PSNR (dB) | derained PSNR (dB) | SSIM rainy / derained | worse (min gain, dB) | "
+        "clean-in mIoU (%) | rainy-in mIoU (%) | derained mIoU (% of clean-in) | recovered |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     lines += [summary_row(kind, s) for kind, s in results.items()]
     if any("no_refine" in s for s in results.values()):
-        lines += ["", "With the SRRN bypassed (A → C → DeepLab, the same weights):", "",
-                  "| rain | PSNR with SRRN / without (dB) | mIoU with SRRN / without (%) |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            "With the SRRN bypassed (A → C → DeepLab, the same weights):",
+            "",
+            "| rain | PSNR with SRRN / without (dB) | mIoU with SRRN / without (%) |",
+            "| --- | --- | --- |",
+        ]
         for kind, s in results.items():
             if "no_refine" in s:
                 d, n = s["derained"], s["no_refine"]
-                lines.append(f"| {kind} | {d['psnr_rgb']:.2f} / {n['psnr_rgb']:.2f} | {d['miou']:.2f} / {n['miou']:.2f} |")
+                lines.append(
+                    f"| {kind} | {d['psnr_rgb']:.2f} / {n['psnr_rgb']:.2f} | {d['miou']:.2f} / {n['miou']:.2f} |"
+                )
     first = next(iter(results.values()))["derained"]
-    lines += ["", "Do no harm on the held-out clean frames (each clean frame through the model, against itself): "
-              + "; ".join(f"{k} set {s['derained']['clean_in_psnr_rgb']:.2f} dB mean / {s['derained']['clean_in_psnr_rgb_min']:.2f} worst"
-                          for k, s in results.items()) + "."]
+    lines += [
+        "",
+        "Do no harm on the held-out clean frames (each clean frame through the model, against itself): "
+        + "; ".join(
+            f"{k} set {s['derained']['clean_in_psnr_rgb']:.2f} dB mean / {s['derained']['clean_in_psnr_rgb_min']:.2f} worst"
+            for k, s in results.items()
+        )
+        + ".",
+    ]
     if dry:
-        lines += ["", "| dry real photos | count | size | mean PSNR out vs in (dB) | worst |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {name} | {d['images']} | {d['size'] or 'own'} | {d['psnr_rgb_mean']:.2f} | {d['psnr_rgb_min']:.2f} ({d['worst']}) |"
-                  for name, d in dry.items()]
+        lines += [
+            "",
+            "| dry real photos | count | size | mean PSNR out vs in (dB) | worst |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {d['images']} | {d['size'] or 'own'} | {d['psnr_rgb_mean']:.2f} | {d['psnr_rgb_min']:.2f} ({d['worst']}) |"
+            for name, d in dry.items()
+        ]
     classes = list(first["per_class_iou"])
-    lines += ["", "Per-class IoU (%):", "",
-              "| class | clean in | " + " | ".join(f"{k} rainy | {k} derained" for k in results) + " |",
-              "| --- | --- |" + " --- | --- |" * len(results)]
+    lines += [
+        "",
+        "Per-class IoU (%):",
+        "",
+        "| class | clean in | " + " | ".join(f"{k} rainy | {k} derained" for k in results) + " |",
+        "| --- | --- |" + " --- | --- |" * len(results),
+    ]
     for name in classes:
         cells = [_pct(first.get("clean_in_per_class_iou", {}).get(name))]
         for s in results.values():
@@ -101,8 +133,13 @@ def figure(pipeline: DerainSegPipeline, data: dict[str, Path], out: Path, frames
         for rainy, clean, label in synthetic_samples(root, limit=frames):
             result = engine.infer([rainy])
             rows.append([(f"{kind}: rainy", rainy), ("derained", result.derained[0]), ("clean", clean)])
-            rows.append([("labels on rainy (no deraining)", segment(pipeline, rainy)), ("labels on derained", result.labels[0]),
-                         ("ground truth", label)])
+            rows.append(
+                [
+                    ("labels on rainy (no deraining)", segment(pipeline, rainy)),
+                    ("labels on derained", result.labels[0]),
+                    ("ground truth", label),
+                ]
+            )
     return panel_grid(rows, out, title="Held-out real frames under each rain kind")
 
 
@@ -118,9 +155,13 @@ def name_path_pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1].replace("\n", " "))
-    parser.add_argument("--checkpoint", type=Path, default=None, help="pipeline checkpoint (default: the shipped streets model)")
-    parser.add_argument("--data", nargs="+", required=True, metavar="KIND=DIR", help="synthesised sets; their test split is scored")
+    parser = script_parser(__doc__)
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="pipeline checkpoint (default: the shipped streets model)"
+    )
+    parser.add_argument(
+        "--data", nargs="+", required=True, metavar="KIND=DIR", help="synthesised sets; their test split is scored"
+    )
     parser.add_argument("--dry", nargs="*", default=[], metavar="NAME=DIR[@HxW]", help="real dry photos (no labels)")
     parser.add_argument("--limit", type=int, default=None, help="score the first N test frames of each set")
     parser.add_argument("--no-refine", action="store_true", help="also score the pipeline with the SRRN bypassed")
@@ -144,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = report(results, dry, checkpoint)
     atomic_write_bytes(args.out / "report.md", text.encode())
-    atomic_write_bytes(args.out / "report.json", json.dumps({"checkpoint": str(checkpoint), "rain": results, "dry": dry},
-                                                            indent=1, default=str).encode())
+    atomic_write_bytes(
+        args.out / "report.json",
+        json.dumps({"checkpoint": str(checkpoint), "rain": results, "dry": dry}, indent=1, default=str).encode(),
+    )
     print(text)
     return 0
 

@@ -23,27 +23,37 @@ log = logging.getLogger("train")
 Triple = tuple[np.ndarray, np.ndarray, np.ndarray]  # rainy, clean, trainIds (uint8, 255 = ignore)
 
 
-def _passes(pipeline: DerainSegPipeline, rainy: Sequence[np.ndarray], batch: int, segment: bool
-            ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+def _passes(
+    pipeline: DerainSegPipeline, rainy: Sequence[np.ndarray], batch: int, segment: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """(8-bit derained image, labels or None) per frame, in batches; eval mode, no gradient, no RNG."""
     pipeline.eval()
     device = next(pipeline.parameters()).device
     with torch.no_grad():
         for start in range(0, len(rainy), batch):
-            out = pipeline(to_float_nchw(np.stack(rainy[start:start + batch])).to(device), segment=segment)
+            out = pipeline(to_float_nchw(np.stack(rainy[start : start + batch])).to(device), segment=segment)
             labels = out["labels"].cpu().numpy() if segment else [None] * len(out["derained"])
             yield from zip(to_uint8_hwc(out["derained"]), labels, strict=True)
 
 
-def psnr_validator(pipeline: DerainSegPipeline, pairs: list[tuple[np.ndarray, np.ndarray]],
-                   batch: int = 8) -> Callable[[], float]:
+def psnr_validator(
+    pipeline: DerainSegPipeline, pairs: list[tuple[np.ndarray, np.ndarray]], batch: int = 8
+) -> Callable[[], float]:
     """A score function over (rainy, clean) uint8 pairs of one size: their mean RGB PSNR."""
     if not pairs:
         raise ValueError("validation needs at least one pair")
 
     def score() -> float:
         outputs = _passes(pipeline, [r for r, _ in pairs], batch, segment=False)
-        return float(np.mean([psnr(out, clean, "rgb", max_db=PSNR_CAP_DB) for (out, _), (_, clean) in zip(outputs, pairs, strict=True)]))
+        return float(
+            np.mean(
+                [
+                    psnr(out, clean, "rgb", max_db=PSNR_CAP_DB)
+                    for (out, _), (_, clean) in zip(outputs, pairs, strict=True)
+                ]
+            )
+        )
+
     return score
 
 
@@ -53,8 +63,13 @@ def guarded_score(miou: float, psnr_db: float, start_psnr_db: float, guard_db: f
     return miou if psnr_db >= start_psnr_db - guard_db else -math.inf
 
 
-def miou_validator(pipeline: DerainSegPipeline, triples: list[Triple], guard_db: float,
-                   classes: Sequence[int] | None = None, batch: int = 4) -> Callable[[], float]:
+def miou_validator(
+    pipeline: DerainSegPipeline,
+    triples: list[Triple],
+    guard_db: float,
+    classes: Sequence[int] | None = None,
+    batch: int = 4,
+) -> Callable[[], float]:
     """Held-out mIoU (over ``classes``) of the labels on the derained frames, guarded by mean RGB PSNR
     (``guarded_score``). The start's PSNR is measured here, on the weights the stage starts from."""
     if not any((t[2] != 255).any() for t in triples):
@@ -62,7 +77,9 @@ def miou_validator(pipeline: DerainSegPipeline, triples: list[Triple], guard_db:
 
     def measure() -> tuple[float, float]:
         values, confusion = [], ConfusionMatrix()
-        for (image, labels), (_, clean, target) in zip(_passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True):
+        for (image, labels), (_, clean, target) in zip(
+            _passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True
+        ):
             values.append(psnr(image, clean, "rgb", max_db=PSNR_CAP_DB))
             confusion.update(labels, target)
         return 100 * confusion.miou(classes), float(np.mean(values))
@@ -72,7 +89,14 @@ def miou_validator(pipeline: DerainSegPipeline, triples: list[Triple], guard_db:
     def score() -> float:
         miou, mean_psnr = measure()
         value = guarded_score(miou, mean_psnr, start_psnr, guard_db)
-        log.info("held-out: mIoU %.2f %%, PSNR %.3f dB (start %.3f, guard %.2f dB)%s", miou, mean_psnr, start_psnr, guard_db,
-                 "" if math.isfinite(value) else ": costs more PSNR than the guard allows, not a candidate")
+        log.info(
+            "held-out: mIoU %.2f %%, PSNR %.3f dB (start %.3f, guard %.2f dB)%s",
+            miou,
+            mean_psnr,
+            start_psnr,
+            guard_db,
+            "" if math.isfinite(value) else ": costs more PSNR than the guard allows, not a candidate",
+        )
         return value
+
     return score

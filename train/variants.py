@@ -27,10 +27,18 @@ class Stage:
     optim: Literal["optim", "stage2"] = "optim"  # which section of the config sets its rate and schedule
 
     def weights(self, loss: LossConfig) -> LossWeights:
-        return LossWeights(attention=self.attention, coarse=self.coarse, refine=self.refine,
-                           semantic=loss.semantic_weight if self.semantic else 0.0, semantic_on=self.semantic_on,
-                           log_mse=loss.log_mse_weight, log_mse_eps=loss.log_mse_eps,
-                           lf_layer=loss.lf_layer, lf_weight=loss.lf_weight, alpha=loss.alpha)
+        return LossWeights(
+            attention=self.attention,
+            coarse=self.coarse,
+            refine=self.refine,
+            semantic=loss.semantic_weight if self.semantic else 0.0,
+            semantic_on=self.semantic_on,
+            log_mse=loss.log_mse_weight,
+            log_mse_eps=loss.log_mse_eps,
+            lf_layer=loss.lf_layer,
+            lf_weight=loss.lf_weight,
+            alpha=loss.alpha,
+        )
 
 
 STAGE1 = Stage("stage1", ("attention", "coarse"), semantic=False, uses_srrn=False)
@@ -50,10 +58,10 @@ VARIANTS: dict[str, tuple[Stage, ...]] = {
 @dataclass(frozen=True)
 class Baseline:
     """A published deraining network in front of the same frozen DeepLab, trained in one stage with
-    its own losses (``train/baseline_jobs.py``) on the ``optim`` section's budget, like every variant."""
+    its own losses (``train/baselines/jobs.py``) on the ``optim`` section's budget, like every variant."""
 
     name: str  # the variant's name and its run folder
-    derainer: str  # PipelineConfig.derainer
+    derainer: str  # a name of train.baselines.pipeline.NETWORKS
     adversarial: bool  # a GAN: its discriminator is stepped in the same loop
 
 

@@ -28,17 +28,44 @@ def positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", choices=("default", "streets", "embedded", "small"), default="default",
-                        help="network sizes: 'default' is the paper's (ResNet-101 DeepLabv3+), 'streets' and 'embedded' the "
-                             "shipped models', 'small' a tiny test network")
-    parser.add_argument("--sizes", "--size", nargs="+", type=parse_size, default=[(512, 1024)], metavar="HxW",
-                        help="frame sizes, one or more (default: 512x1024)")
-    parser.add_argument("--batches", "--batch", nargs="+", type=positive_int, default=[1], metavar="N",
-                        help="batch sizes, one or more (default: 1)")
-    parser.add_argument("--settings", nargs="+", default=None,
-                        help="precision[+graph], e.g. fp32 fp16 fp16+graph (default: fp32, fp16, fp16+graph on a GPU; fp32 on a CPU)")
-    parser.add_argument("--backends", nargs="+", default=["torch"], choices=("torch", "onnxruntime", "tensorrt"),
-                        help="backends to time")
+    parser.add_argument(
+        "--config",
+        choices=("default", "streets", "embedded", "small"),
+        default="default",
+        help="network sizes: 'default' is the paper's (ResNet-101 DeepLabv3+), 'streets' and 'embedded' the "
+        "shipped models', 'small' a tiny test network",
+    )
+    parser.add_argument(
+        "--sizes",
+        "--size",
+        nargs="+",
+        type=parse_size,
+        default=[(512, 1024)],
+        metavar="HxW",
+        help="frame sizes, one or more (default: 512x1024)",
+    )
+    parser.add_argument(
+        "--batches",
+        "--batch",
+        nargs="+",
+        type=positive_int,
+        default=[1],
+        metavar="N",
+        help="batch sizes, one or more (default: 1)",
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=None,
+        help="precision[+graph], e.g. fp32 fp16 fp16+graph (default: fp32, fp16, fp16+graph on a GPU; fp32 on a CPU)",
+    )
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["torch"],
+        choices=("torch", "onnxruntime", "tensorrt"),
+        help="backends to time",
+    )
     parser.add_argument("--runs", type=positive_int, default=100, help="timed calls per setting")
     parser.add_argument("--warmup", type=int, default=10, help="untimed calls before them")
     parser.add_argument("--out", type=Path, help="append the table to this Markdown file")

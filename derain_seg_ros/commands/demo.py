@@ -28,17 +28,22 @@ DEMO_STREAM = 0xDE30  # scene seeds of the demo: a SeedSequence stream that no d
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint (default: the shipped model)")
     parser.add_argument("--scenes", type=POSITIVE_INT, default=3, help="how many scenes")
-    parser.add_argument("--size", type=parse_size, default=None, metavar="HxW", help="scene size (default 128x256; --photos: their own)")
+    parser.add_argument(
+        "--size", type=parse_size, default=None, metavar="HxW", help="scene size (default 128x256; --photos: their own)"
+    )
     parser.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="which fresh scenes")
-    parser.add_argument("--time-step", type=NON_NEGATIVE_INT, default=None,
-                        help="rain process step, from 0 (default: the last, most drops on the glass)")
+    parser.add_argument(
+        "--time-step",
+        type=NON_NEGATIVE_INT,
+        help="rain process step, from 0 (default: the last, most drops on the glass)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/scene_demo/seed<SEED>)")
-    parser.add_argument("--photos", type=Path, default=None,
-                        help="real photos instead of procedural scenes: each under the car, paper and pane rain (--size resizes them)")
+    parser.add_argument("--photos", type=Path, help="real photos instead of scenes, under car, paper and pane rain")
     from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, MODELS
 
-    parser.add_argument("--model", choices=tuple(MODELS), default=None,
-                        help=f"shipped model when no --checkpoint (default: {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model", choices=tuple(MODELS), help=f"shipped model when no --checkpoint (default: {DEFAULT_MODEL})"
+    )
 
 
 def _finite(value):
@@ -54,8 +59,8 @@ def demo_scene_seed(seed: int, index: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from derain_seg_ros.data.io import write_png
-    from derain_seg_ros.destinations import check_out_dir
     from derain_seg_ros.data.synthcity import generate_scene
+    from derain_seg_ros.destinations import check_out_dir
     from derain_seg_ros.figures import panel_grid
     from derain_seg_ros.metrics import psnr
     from derain_seg_ros.rain.renderers import make_renderer
@@ -100,17 +105,30 @@ def run(args: argparse.Namespace) -> int:
             write_png(out / f"{name}_{key}.png", image)
         for key, label in labels.items():
             write_png(out / f"{name}_{key}.png", label)
-        scores[name] = {"scene_seed": scene_seed, "psnr_rgb_rainy": psnr(rainy, scene.image, "rgb"),
-                        "psnr_rgb_derained": psnr(images["derained"], scene.image, "rgb")}
-        rows.append([(f"rainy ({scores[name]['psnr_rgb_rainy']:.1f} dB)", rainy),
-                     (f"derained ({scores[name]['psnr_rgb_derained']:.1f} dB)", images["derained"]),
-                     ("clean (ground truth)", scene.image)])
-        rows.append([("ground-truth labels", scene.label), ("labels on derained", labels["labels_derained"]),
-                     ("labels on rainy (no deraining)", rainy_labels)])
+        scores[name] = {
+            "scene_seed": scene_seed,
+            "psnr_rgb_rainy": psnr(rainy, scene.image, "rgb"),
+            "psnr_rgb_derained": psnr(images["derained"], scene.image, "rgb"),
+        }
+        rows.append(
+            [
+                (f"rainy ({scores[name]['psnr_rgb_rainy']:.1f} dB)", rainy),
+                (f"derained ({scores[name]['psnr_rgb_derained']:.1f} dB)", images["derained"]),
+                ("clean (ground truth)", scene.image),
+            ]
+        )
+        rows.append(
+            [
+                ("ground-truth labels", scene.label),
+                ("labels on derained", labels["labels_derained"]),
+                ("labels on rainy (no deraining)", rainy_labels),
+            ]
+        )
     from derain_seg_ros.fileio import atomic_write_bytes
 
-    sheet = panel_grid(rows, out / "sheet.png", title=f"{checkpoint.name} on {args.scenes} scenes it never saw (RGB PSNR vs clean)")
+    sheet = panel_grid(
+        rows, out / "sheet.png", title=f"{checkpoint.name} on {args.scenes} scenes it never saw (RGB PSNR vs clean)"
+    )
     atomic_write_bytes(out / "scores.json", json.dumps(_finite(scores), indent=1, allow_nan=False).encode())
     log.info("wrote %s and %d images to %s", sheet.name, 6 * args.scenes, out)
     return 0
-

@@ -11,13 +11,27 @@ from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, MODELS
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, backend_default: str, backend_help: str) -> None:
-    parser.add_argument("--checkpoint", type=Path, help="pipeline checkpoint (.pt) or exported graph (.onnx) "
-                        "(default: the shipped model --model names)")
-    parser.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
-                        help="shipped model when no --checkpoint: streets (real photos; CamVid-trained, CC BY-NC 4.0) "
-                             "or embedded (procedural scenes, no dataset licence)")
-    parser.add_argument("--backend", default=backend_default, choices=("auto", "torch", "onnxruntime", "tensorrt"),
-                        help=backend_help)
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                        help="fp16/bf16 need a GPU; the log says which precision really runs")
-    parser.add_argument("--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="pipeline checkpoint (.pt) or exported graph (.onnx) (default: the shipped model --model names)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default=DEFAULT_MODEL,
+        help="shipped model when no --checkpoint: streets (real photos; CamVid-trained, CC BY-NC 4.0) "
+        "or embedded (procedural scenes, no dataset licence)",
+    )
+    parser.add_argument(
+        "--backend", default=backend_default, choices=("auto", "torch", "onnxruntime", "tensorrt"), help=backend_help
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="fp16/bf16 need a GPU; the log says which precision really runs",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="exported graphs and built engines (default: ~/.cache/derain_seg_ros)"
+    )

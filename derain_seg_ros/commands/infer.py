@@ -16,10 +16,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from tqdm import tqdm
-
 from derain_seg_ros.commands.engine_args import add_engine_arguments
 from derain_seg_ros.data.io import PHOTO_SUFFIXES, ImageFileError, read_rgb, write_png
+from derain_seg_ros.progress import progress as tqdm
 from derain_seg_ros.validate import UNIT_INTERVAL
 
 OUTPUT_SUFFIXES = ("_derained", "_labels", "_color", "_overlay")  # what infer writes, never read back as inputs
@@ -30,11 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     add_engine_arguments(parser, "auto", "auto tries tensorrt, onnxruntime, torch and logs what it chose")
     skip = parser.add_mutually_exclusive_group()
-    skip.add_argument("--no-derain", action="store_true",
-                      help="the segmenter alone on the raw frame (the same graph with deraining bypassed): compare with and without deraining")
-    skip.add_argument("--no-refine", action="store_true",
-                      help="A -> C -> segmenter, the SRRN bypassed: see what the refinement adds")
-    parser.add_argument("--overlay-alpha", type=UNIT_INTERVAL, default=0.5, help="weight of the label colours in the overlay, in [0, 1]")
+    skip.add_argument("--no-derain", action="store_true", help="the segmenter alone, deraining bypassed in the graph")
+    skip.add_argument(
+        "--no-refine", action="store_true", help="A -> C -> segmenter, the SRRN bypassed: see what the refinement adds"
+    )
+    parser.add_argument(
+        "--overlay-alpha", type=UNIT_INTERVAL, default=0.5, help="weight of the label colours in the overlay, in [0, 1]"
+    )
 
 
 def _own_output(path: Path, out: Path | None) -> bool:
@@ -49,8 +50,11 @@ def collect(inputs: list[Path], out: Path | None = None) -> list[tuple[Path, Pat
     files: list[tuple[Path, Path]] = []
     for path in inputs:
         if path.is_dir():
-            files += [(p, p.relative_to(path).with_suffix("")) for p in sorted(path.rglob("*"))
-                      if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file() and not _own_output(p, out)]
+            files += [
+                (p, p.relative_to(path).with_suffix(""))
+                for p in sorted(path.rglob("*"))
+                if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file() and not _own_output(p, out)
+            ]
         elif path.is_file():
             files.append((path, Path(path.stem)))
         elif path.exists():
@@ -80,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     bypass = "derain" if args.no_derain else "refine" if args.no_refine else "none"
     checkpoint = resolve_checkpoint(args.checkpoint, args.model)
     if bypass != "none" and checkpoint.suffix.lower() == ".onnx":
-        raise DerainSegError(f"--no-{bypass} needs a pipeline checkpoint (.pt): an exported graph ({checkpoint.name}) is fixed")
+        raise DerainSegError(
+            f"--no-{bypass} needs a pipeline checkpoint (.pt): an exported graph ({checkpoint.name}) is fixed"
+        )
     spec = EngineSpec(args.backend, checkpoint, precision=args.precision, cache_dir=args.cache_dir, bypass=bypass)
     engine = engine_for_any_size(spec)
     failed = 0

@@ -48,8 +48,9 @@ def photos_in(folder: Path, size: tuple[int, int] | None) -> list[tuple[str, np.
     return photos
 
 
-def photo_demo(engine: Any, pipeline: DerainSegPipeline, folder: Path, out: Path, seed: int,
-               size: tuple[int, int] | None) -> Path:
+def photo_demo(
+    engine: Any, pipeline: DerainSegPipeline, folder: Path, out: Path, seed: int, size: tuple[int, int] | None
+) -> Path:
     """Write the sheet, every image and ``scores.json`` under ``out``; return the sheet's path."""
     from derain_seg_ros.figures import panel_grid
     from derain_seg_ros.runtime.segment_only import segment
@@ -67,14 +68,31 @@ def photo_demo(engine: Any, pipeline: DerainSegPipeline, folder: Path, out: Path
             derained, labels, rainy_labels = result.derained[0], result.labels[0], segment(pipeline, rainy)
             before, after = psnr(rainy, photo, "rgb"), psnr(derained, photo, "rgb")
             scores[name][kind] = {"psnr_rgb_rainy": before, "psnr_rgb_derained": after}
-            for key, image in (("rainy", rainy), ("derained", derained), ("labels_derained", labels), ("labels_rainy", rainy_labels)):
+            for key, image in (
+                ("rainy", rainy),
+                ("derained", derained),
+                ("labels_derained", labels),
+                ("labels_rainy", rainy_labels),
+            ):
                 write_png(out / f"{name}_{kind}_{key}.png", image)
-            rows.append([(f"{name}, {kind} rain ({before:.1f} dB)", rainy), (f"derained ({after:.1f} dB)", derained),
-                         ("dry photo", photo)])
-            rows.append([("labels on rainy (no deraining)", rainy_labels), ("labels on derained", labels),
-                         ("labels on the dry photo", dry.labels[0])])
+            rows.append(
+                [
+                    (f"{name}, {kind} rain ({before:.1f} dB)", rainy),
+                    (f"derained ({after:.1f} dB)", derained),
+                    ("dry photo", photo),
+                ]
+            )
+            rows.append(
+                [
+                    ("labels on rainy (no deraining)", rainy_labels),
+                    ("labels on derained", labels),
+                    ("labels on the dry photo", dry.labels[0]),
+                ]
+            )
     atomic_write_bytes(out / "scores.json", json.dumps(scores, indent=1, allow_nan=False).encode())
-    return panel_grid(rows, out / "sheet.png", title="Real photos under each rain kind (RGB PSNR against the dry photo)")
+    return panel_grid(
+        rows, out / "sheet.png", title="Real photos under each rain kind (RGB PSNR against the dry photo)"
+    )
 
 
 def _finite(value: float) -> float | None:

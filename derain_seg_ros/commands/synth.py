@@ -9,32 +9,72 @@ from pathlib import Path
 from derain_seg_ros.data.io import parse_size
 from derain_seg_ros.validate import NON_NEGATIVE_INT, POSITIVE_INT
 
+PRESETS_HELP = (
+    "car: camera-model rain (defocused windscreen drops, faint streaks, veil); paper (= legacy): the paper's "
+    "Raindrop-Cityscapes kind, streaks and sharp drops; pane: a wet glass pane cm in front of the lens (RobotCar(R))"
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--source", choices=("synthcity", "cityscapes", "folder", "video", "camvid"), default="synthcity",
-                        help="clean scenes: procedural streets, Cityscapes, any folder of images (no labels), video frames, "
-                             "or labelled photos in CamVid's layout (split and labels kept)")
-    parser.add_argument("--root", type=Path, help="Cityscapes root, image folder (searched recursively), or video file / folder of videos")
-    parser.add_argument("--split", default="train", help="Cityscapes / CamVid split to draw scenes from (train, val, all; CamVid's val items are test items)")
-    parser.add_argument("--crop-columns", action="store_true", help="Cityscapes: keep columns 64:1984 (the paper's crop)")
+    parser.add_argument(
+        "--source",
+        choices=("synthcity", "cityscapes", "folder", "video", "camvid"),
+        default="synthcity",
+        help="clean scenes: procedural streets, Cityscapes, any folder of images (no labels), video frames, "
+        "or labelled photos in CamVid's layout (split and labels kept)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="Cityscapes root, image folder (searched recursively), or video file / folder of videos",
+    )
+    parser.add_argument(
+        "--split",
+        default="train",
+        help="Cityscapes / CamVid split to draw scenes from (train, val, all; CamVid's val items are test items)",
+    )
+    parser.add_argument(
+        "--crop-columns", action="store_true", help="Cityscapes: keep columns 64:1984 (the paper's crop)"
+    )
     parser.add_argument("--video-stride", type=POSITIVE_INT, default=1, help="video: take every n-th frame")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (or the PNG path with --preview)")
-    parser.add_argument("--count", type=POSITIVE_INT, default=None,
-                        help="number of images, split 3000/479 of 3479 scaled; None: 3479, or one per frame for folder/video")
-    parser.add_argument("--size", default=None, help="HxW; None: 1024x2048 for synthcity (256x512 for its preview), the frames' own size otherwise")
+    parser.add_argument(
+        "--count",
+        type=POSITIVE_INT,
+        help="number of images, split 3000/479 of 3479 scaled; None: 3479, or one per frame for folder/video",
+    )
+    parser.add_argument(
+        "--size",
+        help="HxW; None: 1024x2048 for synthcity (256x512 for its preview), the frames' own size otherwise",
+    )
     parser.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="the dataset seed (scenes, rain, split)")
     parser.add_argument("--workers", type=POSITIVE_INT, default=1, help="worker processes")
-    parser.add_argument("--sequence-length", type=POSITIVE_INT, default=1, help="frames per scene walking through the rain process")
-    parser.add_argument("--rain-preset", choices=("car", "legacy", "paper", "pane"), default="car",
-                        help="car: camera-model rain (defocused windscreen drops, faint streaks, veil); paper (= legacy): the paper's "
-                             "Raindrop-Cityscapes kind, streaks and sharp drops; pane: a wet glass pane cm in front of the lens (RobotCar(R))")
-    parser.add_argument("--focus", choices=("far", "glass"), default="far", help="car preset: the camera focuses on the road (far) or on the windscreen")
-    parser.add_argument("--camera", default="car",
-                        help="car preset: a camera preset (car, wide, cityscapes), hfov=DEG, or k=fx,fy,cx,cy@WxH (sensor_msgs/CameraInfo K)")
-    parser.add_argument("--camera-info", type=Path, help="car preset: a ROS camera calibration YAML (camera_matrix, image_width/height); overrides --camera")
-    parser.add_argument("--preview", action="store_true",
-                        help="write a contact sheet and exit (synthcity: densities, the process, both focus modes; other sources: --count frames at every density and focus)")
+    parser.add_argument(
+        "--sequence-length", type=POSITIVE_INT, default=1, help="frames per scene walking through the rain process"
+    )
+    parser.add_argument("--rain-preset", choices=("car", "paper", "legacy", "pane"), default="car", help=PRESETS_HELP)
+    parser.add_argument(
+        "--focus",
+        choices=("far", "glass"),
+        default="far",
+        help="car preset: the camera focuses on the road (far) or on the windscreen",
+    )
+    parser.add_argument(
+        "--camera",
+        default="car",
+        help="car preset: a camera preset (car, wide, cityscapes), hfov=DEG, or k=fx,fy,cx,cy@WxH (sensor_msgs/CameraInfo K)",
+    )
+    parser.add_argument(
+        "--camera-info",
+        type=Path,
+        help="car preset: a ROS camera calibration YAML (camera_matrix, image_width/height); overrides --camera",
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="write a contact sheet and exit (synthcity: densities, the process, both focus modes; other sources: --count frames at every density and focus)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +100,21 @@ def run(args: argparse.Namespace) -> int:
     default_size = "1024x2048" if args.source == "synthcity" and not args.preview else None
     size = parse_size(args.size or default_size) if (args.size or default_size) else (None, None)
     count = args.count if args.count is not None else (PAPER_TOTAL if args.source in ("synthcity", "cityscapes") else 0)
-    spec = SynthSpec(args.source, str(args.root) if args.root else None, args.split, count, size[0], size[1],
-                     args.seed, args.sequence_length, args.crop_columns, args.video_stride, args.rain_preset, args.focus, camera)
+    spec = SynthSpec(
+        args.source,
+        str(args.root) if args.root else None,
+        args.split,
+        count,
+        size[0],
+        size[1],
+        args.seed,
+        args.sequence_length,
+        args.crop_columns,
+        args.video_stride,
+        args.rain_preset,
+        args.focus,
+        camera,
+    )
     if args.preview:
         from derain_seg_ros.data.preview import make_preview, make_source_sheet
 
@@ -77,8 +130,14 @@ def run(args: argparse.Namespace) -> int:
 
     spec = resolve_spec(spec)
     train, test = split_counts(spec.count)
-    logging.info("synthesising %d images (about %d train / %d test, rain preset %s) into %s",
-                 spec.count, train, test, spec.rain_preset, args.out)
+    logging.info(
+        "synthesising %d images (about %d train / %d test, rain preset %s) into %s",
+        spec.count,
+        train,
+        test,
+        spec.rain_preset,
+        args.out,
+    )
     logging.info("wrote %s", synthesize(spec, args.out, workers=args.workers))
     return 0
 

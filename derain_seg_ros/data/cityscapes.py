@@ -21,7 +21,9 @@ class CityscapesSource(Sequence[NamedScene]):
     kind = "cityscapes"
     named_frames = True
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", crop_columns: bool = False, require_labels: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike, split: str = "train", crop_columns: bool = False, require_labels: bool = True
+    ) -> None:
         self.root = Path(root)
         splits = [s for s in SPLITS if (self.root / "leftImg8bit" / s).is_dir()] if split == "all" else [split]
         if not (self.root / "leftImg8bit").is_dir():

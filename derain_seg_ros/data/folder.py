@@ -28,13 +28,17 @@ class FolderSource:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DerainSegError(f"image folder not found: {self.root}")
-        self.paths = sorted((p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                            key=lambda p: p.relative_to(self.root).as_posix())
+        self.paths = sorted(
+            (p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+            key=lambda p: p.relative_to(self.root).as_posix(),
+        )
         if not self.paths:
             raise DerainSegError(f"no {'/'.join(IMAGE_SUFFIXES)} images under {self.root}")
         stems = [self._stem(p) for p in self.paths]
         clashes = {s for s, n in Counter(stems).items() if n > 1}
-        self.names = [f"{s}_{p.suffix.lower().lstrip('.')}" if s in clashes else s for s, p in zip(stems, self.paths, strict=True)]
+        self.names = [
+            f"{s}_{p.suffix.lower().lstrip('.')}" if s in clashes else s for s, p in zip(stems, self.paths, strict=True)
+        ]
 
     def _stem(self, path: Path) -> str:
         return "__".join(path.relative_to(self.root).with_suffix("").parts)

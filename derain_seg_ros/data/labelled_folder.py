@@ -40,15 +40,18 @@ class LabelledFolderSource:
     has_labels = True
     named_frames = True
 
-    def __init__(self, root: str | os.PathLike, splits: tuple[str, ...] = ("train", "val"),
-                 mapping: dict[int, int] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike, splits: tuple[str, ...] = ("train", "val"), mapping: dict[int, int] | None = None
+    ) -> None:
         self.root = Path(root)
         self.table = value_table(CAMVID_TO_TRAIN_ID if mapping is None else mapping)
         self.items: list[tuple[Path, Path, str]] = []
         for split in splits:
             images, labels = self.root / split, self.root / f"{split}annot"
             if not images.is_dir() or not labels.is_dir():
-                raise DatasetNotFoundError(f"no labelled split {split!r} under {self.root}: needs {images.name}/ and {labels.name}/")
+                raise DatasetNotFoundError(
+                    f"no labelled split {split!r} under {self.root}: needs {images.name}/ and {labels.name}/"
+                )
             for path in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
                 label = labels / f"{path.stem}.png"
                 if not label.is_file():
@@ -72,5 +75,7 @@ class LabelledFolderSource:
         label = self.table[read_gray(label_path)]
         image = read_rgb(image_path)
         if label.shape != image.shape[:2]:
-            raise DatasetNotFoundError(f"{label_path} is {label.shape[1]}x{label.shape[0]}, its image {image.shape[1]}x{image.shape[0]}")
+            raise DatasetNotFoundError(
+                f"{label_path} is {label.shape[1]}x{label.shape[0]}, its image {image.shape[1]}x{image.shape[0]}"
+            )
         return NamedScene(self.name(index), image, label)

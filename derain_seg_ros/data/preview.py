@@ -1,4 +1,4 @@
-"""Contact sheets of the rain: the README's figure on a synthcity scene, and real frames under every density and focus.
+"""Contact sheets of the rain: the rain figure (docs/preview.png) on a synthcity scene, and real frames under every density and focus.
 
 Both go through the same renderer and scene sources as ``derain-seg synth``, so what the sheet
 shows is what a dataset holds.
@@ -53,11 +53,15 @@ def _grid(panels: list[list[tuple[np.ndarray, str]]], height: int, width: int) -
 
 def _title(frame_info: dict, focus: str) -> str:
     drops = frame_info.get("drops") or {}
-    return (f"{frame_info.get('density')}, {frame_info.get('rain_mmh')} mm/h, focus {focus}: "
-            f"{drops.get('rendered', 0)} drops, {frame_info.get('streaks', {}).get('count', 0)} streaks")
+    return (
+        f"{frame_info.get('density')}, {frame_info.get('rain_mmh')} mm/h, focus {focus}: "
+        f"{drops.get('rendered', 0)} drops, {frame_info.get('streaks', {}).get('count', 0)} streaks"
+    )
 
 
-def make_preview(out_png: str | os.PathLike, seed: int = 0, height: int = 256, width: int = 512, camera: str = "car") -> Path:
+def make_preview(
+    out_png: str | os.PathLike, seed: int = 0, height: int = 256, width: int = 512, camera: str = "car"
+) -> Path:
     """One synthcity scene: the three densities with the road in focus, the rain process over time, the glass in
     focus, and the other presets (paper, pane)."""
     scene = generate_scene(seed, height, width)
@@ -71,9 +75,15 @@ def make_preview(out_png: str | os.PathLike, seed: int = 0, height: int = 256, w
     on_glass = [(d, glass.with_density(d).render(scene.image, rain_seed, last)) for d in DENSITY_NAMES]
     panels = [
         [(scene.image, "clean")] + [(f.rainy, _title(f.info, "far")) for _, f in dense],
-        [(f.rainy, f"medium rain, step {t}: {f.info['phase']}, {f.info['drops']['rendered'] if f.info.get('drops') else 0} drops")
-         for t, f in process],
-        [(_zoom(dense[-1][1].rainy), "heavy, far focus: centre x2")] + [(f.rainy, _title(f.info, "glass")) for _, f in on_glass],
+        [
+            (
+                f.rainy,
+                f"medium rain, step {t}: {f.info['phase']}, {f.info['drops']['rendered'] if f.info.get('drops') else 0} drops",
+            )
+            for t, f in process
+        ],
+        [(_zoom(dense[-1][1].rainy), "heavy, far focus: centre x2")]
+        + [(f.rainy, _title(f.info, "glass")) for _, f in on_glass],
         other_presets(scene.image, rain_seed, camera),
     ]
     return _save(_grid(panels, height, width), Path(out_png))
@@ -86,15 +96,20 @@ def other_presets(image: np.ndarray, rain_seed: int, camera: str) -> list[tuple[
     row = [(paper.render(image, rain_seed, paper.num_steps - 1).rainy, "paper preset (Raindrop-Cityscapes kind)")]
     for step in (2, pane.num_steps - 1):
         frame = pane.render(image, rain_seed + step, step)
-        row.append((frame.rainy, f"pane rig, step {step}: {frame.info['drops']['count']} drops, "
-                                 f"{100 * frame.info['drops']['area_fraction']:.0f} % covered"))
+        row.append(
+            (
+                frame.rainy,
+                f"pane rig, step {step}: {frame.info['drops']['count']} drops, "
+                f"{100 * frame.info['drops']['area_fraction']:.0f} % covered",
+            )
+        )
     row.append((_zoom(row[-1][0]), "pane rig: centre x2"))
     return row
 
 
 def _zoom(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
-    crop = image[h // 4: h // 4 + h // 2, w // 4: w // 4 + w // 2]
+    crop = image[h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2]
     return cv2.resize(crop, (w, h), interpolation=cv2.INTER_NEAREST)
 
 

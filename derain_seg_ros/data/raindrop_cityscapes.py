@@ -10,7 +10,7 @@ that was never interrupted. The manifest is written last.
 Each image is its own scene at a random step of the rain process by default; with
 ``sequence_length`` T > 1, T consecutive items show one scene at evenly spaced steps, and the
 train/test split keeps whole sequences together (no scene in both). Seeds come from
-``SeedSequence`` streams (rain/seeds.py); the legacy preset keeps the first seeding.
+``SeedSequence`` streams (rain/seeds.py), whatever the rain preset.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from derain_seg_ros.data.io import ImageFileError, read_gray, read_rgb, write_png
 from derain_seg_ros.data.sources import SceneSource, open_source
@@ -35,13 +34,15 @@ from derain_seg_ros.data.synth_spec import PAPER_TOTAL, PAPER_TRAIN, SynthSpec
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.labels import IGNORE_ID
+from derain_seg_ros.progress import progress as tqdm
 from derain_seg_ros.rain import seeds
 from derain_seg_ros.rain.mask import rain_mask
 from derain_seg_ros.rain.renderers import RainRenderer, make_renderer
 
 log = logging.getLogger(__name__)
-MANIFEST_VERSION = 2  # 2: mask/ is M_gt (rain/mask.py), items may lack labels; 1 (still read): mask = grey diff OR drops
-READABLE_VERSIONS = (1, 2)
+# 2: mask/ is M_gt (rain/mask.py), items may lack labels (1: mask = grey diff OR drops; regenerate such a set).
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = (2,)
 FOLDERS = ("rainy", "clean", "mask", "label")
 MASK_DEFINITION = "|gray601(rainy) - gray601(clean)| > 5 on 0..255 (rain/mask.py)"
 __all__ = ["PAPER_TOTAL", "PAPER_TRAIN", "SynthSpec", "synthesize", "load_manifest", "read_item"]
@@ -57,12 +58,11 @@ def split_counts(total: int) -> tuple[int, int]:
     return train, total - train
 
 
-def assign_splits(total: int, seed: int, sequence_length: int = 1, legacy_seeds: bool = False) -> list[str]:
+def assign_splits(total: int, seed: int, sequence_length: int = 1) -> list[str]:
     """A seeded shuffle of whole sequences into train and test."""
     sequences = (total + sequence_length - 1) // sequence_length
     train_target, _ = split_counts(total)
-    entropy = np.random.SeedSequence([seed, 7]) if legacy_seeds else seeds.stream(seed, 0, seeds.SPLIT)
-    order = np.random.default_rng(entropy).permutation(sequences)
+    order = np.random.default_rng(seeds.stream(seed, 0, seeds.SPLIT)).permutation(sequences)
     splits, train = ["test"] * total, 0
     for seq in order:
         members = range(seq * sequence_length, min(total, (seq + 1) * sequence_length))
@@ -79,16 +79,19 @@ def item_splits(source: SceneSource, spec: SynthSpec) -> list[str]:
     frame rendered several times (``--count`` above the frames) lands in one split only; a source
     that knows its own split (CamVid's train/val) keeps it. Procedural scenes are each their own."""
     if not source.named_frames:
-        return assign_splits(spec.count, spec.seed, spec.sequence_length, spec.legacy_seeds)
+        return assign_splits(spec.count, spec.seed, spec.sequence_length)
     frames = len(source)
     sequences = (spec.count + spec.sequence_length - 1) // spec.sequence_length
     if hasattr(source, "split_of"):
         by_frame = [source.split_of(i) for i in range(frames)]  # type: ignore[attr-defined]
     else:
         if sequences > frames:
-            log.warning("%d sequences from %d frames: frames repeat under new rain, and each frame stays in one split",
-                        sequences, frames)
-        by_frame = assign_splits(min(frames, sequences), spec.seed, 1, spec.legacy_seeds) + ["train"] * max(0, frames - sequences)
+            log.warning(
+                "%d sequences from %d frames: frames repeat under new rain, and each frame stays in one split",
+                sequences,
+                frames,
+            )
+        by_frame = assign_splits(min(frames, sequences), spec.seed, 1) + ["train"] * max(0, frames - sequences)
     return [by_frame[(i // spec.sequence_length) % frames] for i in range(spec.count)]
 
 
@@ -105,8 +108,6 @@ def renderer_for(spec: SynthSpec) -> RainRenderer:
 
 
 def _rain_seed(spec: SynthSpec, sequence: int) -> int:
-    if spec.legacy_seeds:  # the first seeding; its rain seed of dataset seed s equals the scene seed of s + 1
-        return int(np.random.SeedSequence([spec.seed + 1, sequence]).generate_state(1)[0])
     return seeds.stream_int(spec.seed, sequence, seeds.RAIN)
 
 
@@ -114,8 +115,7 @@ def _time_step(spec: SynthSpec, sequence: int, position: int, rain_seed: int, nu
     steps = range(1, num_steps)  # never the dry step 0
     if spec.sequence_length > 1:
         return steps[position * (len(steps) - 1) // (spec.sequence_length - 1)]
-    rng = np.random.default_rng(rain_seed) if spec.legacy_seeds else seeds.stream_rng(spec.seed, sequence, seeds.TIME_STEP)
-    return int(rng.choice(steps))
+    return int(seeds.stream_rng(spec.seed, sequence, seeds.TIME_STEP).choice(steps))
 
 
 def _fit(image: np.ndarray, label: np.ndarray | None, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray | None]:
@@ -143,7 +143,9 @@ def _record_ok(out: Path, record_path: Path, spec_sha: str) -> dict[str, Any] | 
     """The item's record if the same spec made it and every file it lists is there with the recorded checksum."""
     try:
         record = json.loads(record_path.read_text())
-        if record.get("spec_sha") == spec_sha and all(_sha256(out / rel) == sha for rel, sha in record["sha256"].items()):
+        if record.get("spec_sha") == spec_sha and all(
+            _sha256(out / rel) == sha for rel, sha in record["sha256"].items()
+        ):
             return record
     except (OSError, ValueError, KeyError):
         pass
@@ -175,9 +177,20 @@ def make_item(spec: SynthSpec, out: Path, index: int, split: str) -> dict[str, A
     write_png(out / files["clean"], clean)
     write_png(out / files["mask"], rain_mask(frame.rainy, clean))
     write_png(out / files["label"], label)
-    record = {"name": name, "index": index, "split": split, "files": files, "sequence": sequence, "scene": scene.name,
-              "labels": labelled, "spec_sha": spec_digest(spec), "time_step": time_step, "seed": rain_seed, "rain": frame.info,
-              "sha256": {rel: _sha256(out / rel) for rel in files.values()}}
+    record = {
+        "name": name,
+        "index": index,
+        "split": split,
+        "files": files,
+        "sequence": sequence,
+        "scene": scene.name,
+        "labels": labelled,
+        "spec_sha": spec_digest(spec),
+        "time_step": time_step,
+        "seed": rain_seed,
+        "rain": frame.info,
+        "sha256": {rel: _sha256(out / rel) for rel in files.values()},
+    }
     _write_json(record_path, record)
     return record
 
@@ -219,10 +232,15 @@ def synthesize(spec: SynthSpec, out: str | os.PathLike, workers: int = 1, progre
                 bar.update()
     bar.close()
     train, test = sum(r["split"] == "train" for r in records), sum(r["split"] == "test" for r in records)
-    manifest = {"version": MANIFEST_VERSION, "spec": asdict(spec), "mask": MASK_DEFINITION,
-                "labels": all(r.get("labels", True) for r in records), "renderer": renderer.describe(),
-                "splits": {"train": train, "test": test},
-                "items": sorted(({k: v for k, v in r.items() if k != "index"} for r in records), key=lambda r: r["name"])}
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "spec": asdict(spec),
+        "mask": MASK_DEFINITION,
+        "labels": all(r.get("labels", True) for r in records),
+        "renderer": renderer.describe(),
+        "splits": {"train": train, "test": test},
+        "items": sorted(({k: v for k, v in r.items() if k != "index"} for r in records), key=lambda r: r["name"]),
+    }
     _write_json(out / "manifest.json", manifest)
     return out / "manifest.json"
 
@@ -238,18 +256,17 @@ def load_manifest(root: str | os.PathLike) -> dict[str, Any]:
     version = manifest.get("version")
     if version not in READABLE_VERSIONS:
         raise ManifestError(f"{path}: manifest version {version!r}, this package reads {READABLE_VERSIONS}")
-    if version == 1:  # every v1 item had labels; its mask/ is the old definition (grey diff OR drop map)
-        log.warning("%s: a version-1 dataset; its mask/ is not M_gt (rain/mask.py): regenerate it for training", path)
-        manifest.setdefault("mask", "version 1: integer grey diff > 5 OR drop map")
-        for item in manifest.get("items", []):
-            item.setdefault("labels", True)
     return manifest
 
 
 def read_item(root: Path, item: dict[str, Any]) -> dict[str, np.ndarray]:
     """The four arrays of one manifest item."""
     try:
-        return {"rainy": read_rgb(root / item["files"]["rainy"]), "clean": read_rgb(root / item["files"]["clean"]),
-                "mask": read_gray(root / item["files"]["mask"]), "label": read_gray(root / item["files"]["label"])}
+        return {
+            "rainy": read_rgb(root / item["files"]["rainy"]),
+            "clean": read_rgb(root / item["files"]["clean"]),
+            "mask": read_gray(root / item["files"]["mask"]),
+            "label": read_gray(root / item["files"]["label"]),
+        }
     except ImageFileError as exc:
         raise ManifestError(f"dataset {root} is damaged: {exc}") from exc

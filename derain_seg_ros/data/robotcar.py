@@ -1,4 +1,4 @@
-"""Paired real rain: Porav et al.'s RobotCar set, and plain rainy/clean folders.
+"""Paired real rain: Porav et al.'s RobotCar set.
 
 The RobotCar rain set is distributed as ``left/left_<ts>.png``, ``right/right_<ts>.png`` and
 ``mask/mask_<ts>.png`` (920 x 690). One lens of the stereo pair was wetted; sources disagree on
@@ -36,7 +36,9 @@ def files_by_stamp(folder: Path, prefix: str) -> dict[str, Path]:
 
 
 class RobotCarRainSource(Sequence[PairedSample]):
-    def __init__(self, root: str | os.PathLike, wet_side: str = "right", labels_dir: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike, wet_side: str = "right", labels_dir: str | os.PathLike | None = None
+    ) -> None:
         if wet_side not in ("left", "right"):
             raise ValueError(f"wet_side must be 'left' or 'right', got {wet_side!r}")
         self.root = Path(root)
@@ -48,7 +50,9 @@ class RobotCarRainSource(Sequence[PairedSample]):
         masks = files_by_stamp(self.root / "mask", "mask") if (self.root / "mask").is_dir() else {}
         self.unmatched = sorted(set(wet) ^ set(dry))
         if self.unmatched:
-            log.warning("RobotCar: %d frames without a partner, skipped (e.g. %s)", len(self.unmatched), self.unmatched[:3])
+            log.warning(
+                "RobotCar: %d frames without a partner, skipped (e.g. %s)", len(self.unmatched), self.unmatched[:3]
+            )
         self.stamps = sorted(set(wet) & set(dry))
         self.wet, self.dry, self.masks = wet, dry, masks
         self.labels_dir = Path(labels_dir) if labels_dir else None
@@ -61,32 +65,6 @@ class RobotCarRainSource(Sequence[PairedSample]):
         mask = read_gray(self.masks[ts]) if ts in self.masks else None
         label = _pseudo_label(self.labels_dir, ts)
         return PairedSample(ts, read_rgb(self.wet[ts]), read_rgb(self.dry[ts]), mask, label)
-
-
-class PairedFolderSource(Sequence[PairedSample]):
-    """rainy_dir/<stem>.* with clean_dir/<stem>.*, optional pseudo-labels labels_dir/<stem>.png (uint8 trainIds)."""
-
-    def __init__(self, rainy_dir: str | os.PathLike, clean_dir: str | os.PathLike, labels_dir: str | os.PathLike | None = None) -> None:
-        self.rainy_dir, self.clean_dir = Path(rainy_dir), Path(clean_dir)
-        for folder in (self.rainy_dir, self.clean_dir):
-            if not folder.is_dir():
-                raise DatasetNotFoundError(f"folder not found: {folder}")
-        exts = {".png", ".jpg", ".jpeg"}
-        rainy = {p.stem: p for p in self.rainy_dir.iterdir() if p.suffix.lower() in exts}
-        clean = {p.stem: p for p in self.clean_dir.iterdir() if p.suffix.lower() in exts}
-        self.unmatched = sorted(set(rainy) ^ set(clean))
-        if self.unmatched:
-            log.warning("paired folders: %d images without a partner, skipped (e.g. %s)", len(self.unmatched), self.unmatched[:3])
-        self.stems = sorted(set(rainy) & set(clean))
-        self.rainy, self.clean = rainy, clean
-        self.labels_dir = Path(labels_dir) if labels_dir else None
-
-    def __len__(self) -> int:
-        return len(self.stems)
-
-    def __getitem__(self, index: int) -> PairedSample:  # type: ignore[override]
-        stem = self.stems[index]
-        return PairedSample(stem, read_rgb(self.rainy[stem]), read_rgb(self.clean[stem]), None, _pseudo_label(self.labels_dir, stem))
 
 
 def _pseudo_label(labels_dir: Path | None, stem: str) -> np.ndarray | None:

@@ -40,8 +40,7 @@ def _synthcity(spec: SynthSpec) -> SceneSource:
     from derain_seg_ros.data.synthcity import SynthCitySource
 
     sequences = (spec.count + spec.sequence_length - 1) // spec.sequence_length
-    stream_id = None if spec.legacy_seeds else seeds.SCENE  # legacy: scene seed SeedSequence([seed, sequence])
-    return SynthCitySource(sequences, spec.height or 1024, spec.width or 2048, spec.seed, stream_id)
+    return SynthCitySource(sequences, spec.height or 1024, spec.width or 2048, spec.seed, seeds.SCENE)
 
 
 def _cityscapes(spec: SynthSpec) -> SceneSource:
@@ -70,7 +69,11 @@ def _video(spec: SynthSpec) -> SceneSource:
 
 
 SOURCES: dict[str, Callable[[SynthSpec], SceneSource]] = {
-    "synthcity": _synthcity, "cityscapes": _cityscapes, "folder": _folder, "video": _video, "camvid": _camvid,
+    "synthcity": _synthcity,
+    "cityscapes": _cityscapes,
+    "folder": _folder,
+    "video": _video,
+    "camvid": _camvid,
 }
 
 

@@ -19,11 +19,6 @@ class SynthSpec:
     sequence_length: int = 1
     crop_columns: bool = False  # Cityscapes: the paper's columns 64:1984 before any resize
     video_stride: int = 1  # video: every n-th frame
-    rain_preset: str = "car"  # 'car' (camera-model renderer) or 'legacy' (the first renderer, bytes as before)
+    rain_preset: str = "car"  # 'car' (camera-model renderer), 'paper' (= 'legacy': streaks and sharp drops) or 'pane'
     focus: str = "far"  # car preset: 'far' (a car's camera: the glass defocused) or 'glass'
     camera: str = "car"  # car preset: a camera preset name or 'hfov=<deg>' or 'k=fx,fy,cx,cy@WxH'
-
-    @property
-    def legacy_seeds(self) -> bool:
-        """The legacy preset keeps its seeding (scene SeedSequence([seed, i]), rain ([seed + 1, i])), so old sets regenerate byte for byte."""
-        return self.rain_preset in ("legacy", "paper")

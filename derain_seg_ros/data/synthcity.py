@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from derain_seg_ros.labels import IGNORE_ID, TRAIN_ID_BY_NAME
-from derain_seg_ros.rain.seeds import stream_int
+from derain_seg_ros.rain.seeds import SCENE, stream_int
 
 T = TRAIN_ID_BY_NAME
 
@@ -53,22 +53,36 @@ class Canvas:
         cv2.fillPoly(self.label, pts, int(train_id), lineType=cv2.LINE_8, shift=4)
         cv2.fillPoly(self.image, pts, tuple(float(c) for c in colour), lineType=cv2.LINE_8, shift=4)
 
-    def box(self, x0: float, x1: float, y0: float, y1: float, depth: float, train_id: int, colour: Sequence[float]) -> None:
+    def box(
+        self, x0: float, x1: float, y0: float, y1: float, depth: float, train_id: int, colour: Sequence[float]
+    ) -> None:
         """An upright rectangle facing the camera at ``depth``."""
         (u0, v0), (u1, v1) = self.project(x0, y0, depth), self.project(x1, y1, depth)
         self.poly([(u0, v0), (u1, v0), (u1, v1), (u0, v1)], train_id, colour)
 
-    def ellipse(self, x: float, y: float, rx: float, ry: float, depth: float, train_id: int, colour: Sequence[float]) -> None:
+    def ellipse(
+        self, x: float, y: float, rx: float, ry: float, depth: float, train_id: int, colour: Sequence[float]
+    ) -> None:
         u, v = self.project(x, y, depth)
         axes = (max(1, int(round(self.f * rx / depth))), max(1, int(round(self.f * ry / depth))))
         centre = (int(round(u)), int(round(v)))
         cv2.ellipse(self.label, centre, axes, 0, 0, 360, int(train_id), -1, lineType=cv2.LINE_8)
         cv2.ellipse(self.image, centre, axes, 0, 0, 360, tuple(float(c) for c in colour), -1, lineType=cv2.LINE_8)
 
-    def facade(self, x: float, d0: float, d1: float, height: float, train_id: int, colour: Sequence[float], y0: float = 0.0) -> None:
+    def facade(
+        self, x: float, d0: float, d1: float, height: float, train_id: int, colour: Sequence[float], y0: float = 0.0
+    ) -> None:
         """A vertical plane parallel to the street (building front, wall, fence) from depth d0 to d1."""
-        self.poly([self.project(x, y0, d0), self.project(x, height, d0), self.project(x, height, d1), self.project(x, y0, d1)],
-                  train_id, colour)
+        self.poly(
+            [
+                self.project(x, y0, d0),
+                self.project(x, height, d0),
+                self.project(x, height, d1),
+                self.project(x, y0, d1),
+            ],
+            train_id,
+            colour,
+        )
 
     def jitter(self, base: Sequence[float], spread: float = 18.0) -> np.ndarray:
         return np.clip(np.asarray(base, np.float32) + self.rng.normal(0, spread, 3), 0, 255)
@@ -89,8 +103,11 @@ def generate_scene(seed: int, height: int, width: int) -> Scene:
         draw()
     if rng.random() < 0.3:  # ego vehicle's bonnet: void in Cityscapes
         top = height * rng.uniform(0.9, 0.95)
-        c.poly([(0, height), (0, top + height * 0.03), (width * 0.5, top), (width, top + height * 0.03), (width, height)],
-               IGNORE_ID, c.jitter((40, 40, 45), 10))
+        c.poly(
+            [(0, height), (0, top + height * 0.03), (width * 0.5, top), (width, top + height * 0.03), (width, height)],
+            IGNORE_ID,
+            c.jitter((40, 40, 45), 10),
+        )
     return Scene(_finish(c), c.label)
 
 
@@ -111,16 +128,35 @@ def _ground(c: Canvas, road_half: float, walk: float) -> None:
     c.poly([(0, c.h), (0, c.horizon), (c.w, c.horizon), (c.w, c.h)], T["terrain"], c.jitter((95, 140, 70), 20))
     for side in (-1, 1):
         edge, outer = side * road_half, side * (road_half + walk)
-        c.poly([c.project(edge, 0, near), c.project(outer, 0, near), c.project(outer, 0, far), c.project(edge, 0, far)],
-               T["sidewalk"], c.jitter((160, 150, 150), 20))
-    c.poly([c.project(-road_half, 0, near), c.project(road_half, 0, near), c.project(road_half, 0, far),
-            c.project(-road_half, 0, far)], T["road"], grey)
+        c.poly(
+            [c.project(edge, 0, near), c.project(outer, 0, near), c.project(outer, 0, far), c.project(edge, 0, far)],
+            T["sidewalk"],
+            c.jitter((160, 150, 150), 20),
+        )
+    c.poly(
+        [
+            c.project(-road_half, 0, near),
+            c.project(road_half, 0, near),
+            c.project(road_half, 0, far),
+            c.project(-road_half, 0, far),
+        ],
+        T["road"],
+        grey,
+    )
     paint = c.jitter((225, 225, 215), 10)
     for lane_x in (-road_half / 3, road_half / 3) if c.rng.random() < 0.5 else (0.0,):
         d = 2.0 + c.rng.uniform(0, 3)
         while d < 80:  # dashed markings are road in Cityscapes
-            c.poly([c.project(lane_x - 0.08, 0, d), c.project(lane_x + 0.08, 0, d),
-                    c.project(lane_x + 0.08, 0, d + 3), c.project(lane_x - 0.08, 0, d + 3)], T["road"], paint)
+            c.poly(
+                [
+                    c.project(lane_x - 0.08, 0, d),
+                    c.project(lane_x + 0.08, 0, d),
+                    c.project(lane_x + 0.08, 0, d + 3),
+                    c.project(lane_x - 0.08, 0, d + 3),
+                ],
+                T["road"],
+                paint,
+            )
             d += 9.0
 
 
@@ -140,7 +176,9 @@ def _street_furniture(c: Canvas, road_half: float, walk: float) -> list:
             name = "wall" if rng.random() < 0.5 else "fence"
             colour = c.jitter((150, 140, 130) if name == "wall" else (120, 110, 95), 20)
             h = rng.uniform(0.8, 2.2)
-            items.append((d0 + 20, lambda x=kerb_x, d0=d0, n=name, col=colour, h=h: c.facade(x, d0, d0 + 20, h, T[n], col)))
+            items.append(
+                (d0 + 20, lambda x=kerb_x, d0=d0, n=name, col=colour, h=h: c.facade(x, d0, d0 + 20, h, T[n], col))
+            )
         for _ in range(rng.integers(1, 4)):
             d0 = rng.uniform(4, 40)
             items.append((d0, _tree(c, side * (road_half + walk * rng.uniform(0.3, 0.9)), d0)))
@@ -161,6 +199,7 @@ def _building(c: Canvas, x: float, d0: float, d1: float, height: float):
             for k in range(cols):
                 a, b = d0 + k * (d1 - d0) / cols, d0 + (k + 0.6) * (d1 - d0) / cols
                 c.facade(x, a + 0.4, b, r * 3.2 + 2.4, T["building"], window, y0=r * 3.2 + 1.0)
+
     return draw
 
 
@@ -172,6 +211,7 @@ def _tree(c: Canvas, x: float, depth: float):
         c.box(x - 0.15, x + 0.15, 0, 3.5, depth, T["vegetation"], trunk)
         for dx, y, br in blobs:
             c.ellipse(x + dx, y, br, br * 0.8, depth, T["vegetation"], crown)
+
     return draw
 
 
@@ -189,17 +229,23 @@ def _pole(c: Canvas, x: float, depth: float, side: int):
         if has_light:
             c.box(x - 0.25, x + 0.25, height - 1.1, height, depth - 0.1, T["traffic light"], (35, 35, 35))
             c.ellipse(x, height - 0.3, 0.12, 0.12, depth - 0.15, T["traffic light"], lamp)
+
     return draw
 
 
 VEHICLES = {  # name: (width, height, length) in metres
-    "car": (1.8, 1.5, 4.5), "truck": (2.4, 3.2, 8.0), "bus": (2.5, 3.2, 12.0), "train": (2.6, 3.6, 20.0),
+    "car": (1.8, 1.5, 4.5),
+    "truck": (2.4, 3.2, 8.0),
+    "bus": (2.5, 3.2, 12.0),
+    "train": (2.6, 3.6, 20.0),
 }
 
 
 def _traffic(c: Canvas, road_half: float) -> list:
     rng, items = c.rng, []
-    plan = ["car"] * int(rng.integers(1, 4)) + [n for n, p in (("truck", 0.5), ("bus", 0.4), ("train", 0.3)) if rng.random() < p]
+    plan = ["car"] * int(rng.integers(1, 4)) + [
+        n for n, p in (("truck", 0.5), ("bus", 0.4), ("train", 0.3)) if rng.random() < p
+    ]
     for name in plan:
         items.append(_vehicle(c, name, rng.uniform(-road_half + 1.2, road_half - 1.2), rng.uniform(6, 45)))
     for _ in range(rng.integers(1, 5)):
@@ -207,8 +253,15 @@ def _traffic(c: Canvas, road_half: float) -> list:
         items.append(_person(c, side * (road_half + rng.uniform(0.5, 2.5)), rng.uniform(4, 30)))
     for name, p in (("bicycle", 0.7), ("motorcycle", 0.5)):
         if rng.random() < p:
-            items.append(_two_wheeler(c, name, rng.uniform(-road_half + 0.8, road_half - 0.8), rng.uniform(5, 25),
-                                      ridden=rng.random() < 0.7))
+            items.append(
+                _two_wheeler(
+                    c,
+                    name,
+                    rng.uniform(-road_half + 0.8, road_half - 0.8),
+                    rng.uniform(5, 25),
+                    ridden=rng.random() < 0.7,
+                )
+            )
     return items
 
 
@@ -226,11 +279,15 @@ def _vehicle(c: Canvas, name: str, x: float, depth: float):
             c.box(x - w * 0.45, x + w * 0.45, h * 0.55, h * 0.9, depth - 0.01, T[name], glass)
         for wx in (x - w * 0.35, x + w * 0.35):  # wheels belong to the vehicle
             c.box(wx - 0.2, wx + 0.2, 0, 0.5, depth - 0.02, T[name], (20, 20, 20))
+
     return depth, draw
 
 
 def _person(c: Canvas, x: float, depth: float, train_id: int | None = None, base: float = 0.0):
-    clothes, skin = c.jitter(c.rng.choice([(40, 40, 60), (150, 40, 40), (200, 200, 190), (90, 110, 60)]), 20), c.jitter((200, 160, 130), 15)
+    clothes, skin = (
+        c.jitter(c.rng.choice([(40, 40, 60), (150, 40, 40), (200, 200, 190), (90, 110, 60)]), 20),
+        c.jitter((200, 160, 130), 15),
+    )
     tid = T["person"] if train_id is None else train_id
 
     def draw() -> None:
@@ -238,6 +295,7 @@ def _person(c: Canvas, x: float, depth: float, train_id: int | None = None, base
         c.box(x + 0.02, x + 0.12, base, base + 0.85, depth, tid, clothes * 0.7)
         c.box(x - 0.22, x + 0.22, base + 0.85, base + 1.5, depth, tid, clothes)
         c.ellipse(x, base + 1.65, 0.12, 0.14, depth, tid, skin)
+
     return depth, draw
 
 
@@ -247,17 +305,20 @@ def _two_wheeler(c: Canvas, name: str, x: float, depth: float, ridden: bool):
 
     def draw() -> None:
         for dy in (-0.35, 0.35):  # seen from behind: wheel above wheel is too thin; use a tall narrow body
-            c.ellipse(x, 0.35 + dy * 0.2, 0.06 if name == "bicycle" else 0.1, 0.35, depth + dy * 0.1, T[name], (25, 25, 25))
+            c.ellipse(
+                x, 0.35 + dy * 0.2, 0.06 if name == "bicycle" else 0.1, 0.35, depth + dy * 0.1, T[name], (25, 25, 25)
+            )
         c.box(x - 0.12, x + 0.12, 0.3, 0.95, depth, T[name], frame)
         if rider is not None:
             rider()
+
     return depth, draw
 
 
 def _finish(c: Canvas) -> np.ndarray:
     """Lighting, shadows under the skyline, sensor noise, mild optics blur."""
     rng = c.rng
-    yy, xx = np.mgrid[0:c.h, 0:c.w].astype(np.float32)
+    yy, xx = np.mgrid[0 : c.h, 0 : c.w].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     light = 1 + rng.uniform(0.05, 0.25) * (np.cos(angle) * (xx / c.w - 0.5) + np.sin(angle) * (yy / c.h - 0.5))
     texture = cv2.GaussianBlur(rng.normal(0, 1, (c.h, c.w)).astype(np.float32), (0, 0), max(0.6, c.w / 400))
@@ -269,25 +330,20 @@ def _finish(c: Canvas) -> np.ndarray:
 
 
 class SynthCitySource(Sequence[NamedScene]):
-    """``count`` scenes drawn at the output size; scene i's seed comes from (seed, i), so any scene is made alone, in any order.
-
-    ``stream_id`` None keeps the first seeding, SeedSequence([seed, i]) (the legacy preset's scenes);
-    otherwise scenes come from the stream SeedSequence([seed, i, stream_id]) (see ``rain.seeds``).
-    """
+    """``count`` scenes drawn at the output size; scene i's seed comes from the stream
+    SeedSequence([seed, i, stream_id]) (``rain.seeds``), so any scene is made alone, in any order."""
 
     kind = "synthcity"
     has_labels = True
     named_frames = False  # a procedural scene has no name of its own: items are named by their index
 
-    def __init__(self, count: int, height: int, width: int, seed: int = 0, stream_id: int | None = None) -> None:
+    def __init__(self, count: int, height: int, width: int, seed: int = 0, stream_id: int = SCENE) -> None:
         self.count, self.height, self.width, self.seed, self.stream_id = count, height, width, seed, stream_id
 
     def __len__(self) -> int:
         return self.count
 
     def item_seed(self, index: int) -> int:
-        if self.stream_id is None:
-            return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
         return stream_int(self.seed, index, self.stream_id)
 
     def name(self, index: int) -> str:

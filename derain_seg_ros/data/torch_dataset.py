@@ -25,8 +25,16 @@ class EmptySplitError(DerainSegError, ValueError):
 
 
 class RaindropCityscapesDataset(Dataset):
-    def __init__(self, root: str | os.PathLike, split: str = "train", crop: tuple[int, int] | None = None,
-                 flip: bool = False, halves: bool = False, seed: int = 0, scale: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        crop: tuple[int, int] | None = None,
+        flip: bool = False,
+        halves: bool = False,
+        seed: int = 0,
+        scale: tuple[float, float] | None = None,
+    ) -> None:
         if split not in ("train", "test", "all"):
             raise ValueError(f"split must be train, test or all, got {split!r}")
         self.root = Path(root)
@@ -52,7 +60,7 @@ class RaindropCityscapesDataset(Dataset):
         if self.halves:  # the paper tests on the two halves of each frame
             w = stack[0].shape[1] // 2
             side = index % 2
-            stack = [a[:, side * w:(side + 1) * w] for a in stack]
+            stack = [a[:, side * w : (side + 1) * w] for a in stack]
             name += "_R" if side else "_L"
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
         if self.scale is not None:
@@ -62,9 +70,13 @@ class RaindropCityscapesDataset(Dataset):
         if self.flip and rng.random() < 0.5:
             stack = [a[:, ::-1] for a in stack]
         rainy, clean, mask, label = (np.ascontiguousarray(a) for a in stack)
-        return {"rainy": torch.from_numpy(rainy), "clean": torch.from_numpy(clean),
-                "rain_mask": torch.from_numpy(mask[..., 0]), "label": torch.from_numpy(label[..., 0].astype(np.int64)),
-                "name": name}
+        return {
+            "rainy": torch.from_numpy(rainy),
+            "clean": torch.from_numpy(clean),
+            "rain_mask": torch.from_numpy(mask[..., 0]),
+            "label": torch.from_numpy(label[..., 0].astype(np.int64)),
+            "name": name,
+        }
 
 
 def _random_scale(stack: list[np.ndarray], bounds: tuple[float, float], rng: np.random.Generator) -> list[np.ndarray]:
@@ -88,4 +100,4 @@ def _random_crop(stack: list[np.ndarray], size: tuple[int, int], rng: np.random.
         stack = [np.pad(a, pad, constant_values=fill) for a, fill in zip(stack, fills, strict=True)]
         h, w = stack[0].shape[:2]
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return [a[y:y + ch, x:x + cw] for a in stack]
+    return [a[y : y + ch, x : x + cw] for a in stack]

@@ -84,7 +84,9 @@ class VideoSource:
         if not ok or bgr is None:
             self._capture.release()
             self._capture = None
-            raise DerainSegError(f"{self.videos[video]}: frame {frame} cannot be decoded (the file claims more frames than it holds)")
+            raise DerainSegError(
+                f"{self.videos[video]}: frame {frame} cannot be decoded (the file claims more frames than it holds)"
+            )
         self._next_frame = frame + 1
         return NamedScene(self.name(index), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None)
 

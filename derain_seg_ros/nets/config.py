@@ -1,32 +1,31 @@
-"""Sizes of every network, in one place, so that training, export and the node build the same graph.
+"""Sizes of the shipped graph (A -> C -> SRRN -> DeepLabv3+), in one place, so that training,
+export and the node build the same networks.
 
-Defaults follow the authors' public code (see PAPER.md, "What the authors' public code adds").
-``PipelineConfig.small()`` is the tiny variant used by tests and the CPU smoke runs;
-``PipelineConfig.embedded()`` the model that ships in the package (trained on 2 CPU cores).
-
-``derainer`` names the deraining network in front of DeepLab: ours (A -> C -> SRRN) or one of the
-paper's four baselines, whose sizes sit beside ours. Each preset takes the derainer and gives it
-that preset's widths (paper, ``embedded()``, ``small()``); the fields of the networks a pipeline
-does not build keep their defaults, so ``PipelineConfig.embedded()`` is the same config whether or
-not a checkpoint predates the baselines.
+Defaults follow the authors' public code (docs/paper.md). ``PipelineConfig.small()`` is the tiny
+variant used by tests and the CPU smoke runs; ``embedded()`` and ``streets()`` the models that ship
+in the package. Every model setting is a field here and nowhere else: training configs set it by
+its dotted key (``model.coarse.residual=true``), see ``with_settings``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, ClassVar, Literal, get_args
 
-from derain_seg_ros.nets.agan import AGANConfig
-from derain_seg_ros.nets.durn import DuRNSPConfig
-from derain_seg_ros.nets.icsc import ICSCConfig
-from derain_seg_ros.nets.prenet import PReNetConfig
-
-BackboneName = Literal["resnet101", "resnet50", "resnet18", "mobilenetv2", "efficientnet_lite0", "efficientnet_lite1",
-                       "efficientnet_lite2", "tiny"]
+BackboneName = Literal[
+    "resnet101",
+    "resnet50",
+    "resnet18",
+    "mobilenetv2",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "tiny",
+]
 LFLayer = Literal["layer1", "layer4"]
 SegInputNorm = Literal["minmax_image", "minmax_batch", "clamp"]
-DerainerName = Literal["ours", "prenet", "durn", "agan", "icsc"]
 Bypass = Literal["none", "derain", "refine"]
 
 
@@ -36,10 +35,6 @@ class AttentionConfig:
 
     channels: int = 32
     blocks: int = 5
-    # A scene-level term: the image-mean of A's features shifts every logit of M (the authors' A
-    # sees 25 x 25 pixels, 17 x 17 at embedded widths: too few to tell drizzle from heavy rain).
-    # Measured at the embedded budget and not adopted there (README, "Scene context in A").
-    scene_context: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,8 @@ class CoarseConfig:
 
 @dataclass(frozen=True)
 class SRRBConfig:
-    """One SRRB: U-Net branch + full-resolution branch, summed into a residual."""
+    """One SRRB: a U-Net branch and a full-resolution branch (the U-Net's detail lost to pooling),
+    summed into a residual."""
 
     unet_ngf: int = 16
     unet_downsamplings: int = 4
@@ -88,18 +84,11 @@ class PipelineConfig:
     srrb: SRRBConfig = field(default_factory=SRRBConfig)
     num_srrb: int = 2
     deeplab: DeepLabConfig = field(default_factory=DeepLabConfig)
-    # Which network derains: "ours" (attention, coarse, srrb, num_srrb above) or a baseline, built
-    # from its field below. Checkpoints from before this field load as "ours".
-    derainer: DerainerName = "ours"
-    prenet: PReNetConfig = field(default_factory=PReNetConfig)
-    durn: DuRNSPConfig = field(default_factory=DuRNSPConfig)
-    agan: AGANConfig = field(default_factory=AGANConfig)
-    icsc: ICSCConfig = field(default_factory=ICSCConfig)
     # At inference, every pixel's correction (derained - rainy) moves this many grey levels (of 255)
     # toward zero (a soft threshold): corrections smaller than that are not made at all, so a dry
     # frame's sub-level noise no longer rounds into whole-level errors. Training sees the raw
     # correction (below the threshold there is no gradient, and a zero-initialised residual starts
-    # there). 0: off, the paper's pipeline. Measured in the README, "Shrinking the correction".
+    # there). 0: off, the paper's pipeline. Measured in docs/results.md, "Shrinking the correction".
     correction_shrink: float = 0.0
     # At inference, parts of the same graph left out, so a user compares on their own frames:
     # "derain" (the segmenter alone on the raw frame, `infer --no-derain`), "refine" (A -> C ->
@@ -109,8 +98,6 @@ class PipelineConfig:
     INFERENCE_ONLY: ClassVar[frozenset[str]] = frozenset({"correction_shrink", "bypass"})
 
     def __post_init__(self) -> None:
-        if self.derainer not in get_args(DerainerName):
-            raise ValueError(f"unknown derainer {self.derainer!r}; choose one of {list(get_args(DerainerName))}")
         if self.bypass not in get_args(Bypass):
             raise ValueError(f"unknown bypass {self.bypass!r}; choose one of {list(get_args(Bypass))}")
         if not (math.isfinite(self.correction_shrink) and self.correction_shrink >= 0):
@@ -118,10 +105,7 @@ class PipelineConfig:
 
     @property
     def pad_multiple(self) -> int:
-        """Every input is padded to this multiple of pixels inside the graph and cropped back
-        (a baseline pads inside its own forward, to its own multiple)."""
-        if self.derainer != "ours":
-            return getattr(self, self.derainer).pad_multiple
+        """Every input is padded to this multiple of pixels inside the graph and cropped back."""
         return math.lcm(
             2**self.coarse.downsamplings,
             2**self.srrb.unet_downsamplings,
@@ -129,82 +113,115 @@ class PipelineConfig:
         )
 
     @classmethod
-    def paper(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
-        """The paper's networks (the defaults), ``derainer`` in front of DeepLab at its paper widths."""
-        return cls(derainer=derainer)
+    def paper(cls) -> PipelineConfig:
+        """The paper's networks (the defaults)."""
+        return cls()
 
     @classmethod
-    def small(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
+    def small(cls) -> PipelineConfig:
         """A few-thousand-parameter pipeline for tests and CPU smoke runs (same wiring)."""
-        return _with_derainer(cls(
+        return cls(
             attention=AttentionConfig(channels=8, blocks=1),
             coarse=CoarseConfig(ngf=8, downsamplings=2, blocks=1, max_channels=32),
             srrb=SRRBConfig(unet_ngf=8, unet_downsamplings=2, unet_max_channels=32, full_channels=8, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="tiny", aspp_channels=16, low_level_channels=8),
-        ), derainer, "small")
+        )
 
     @classmethod
-    def embedded(cls, derainer: DerainerName = "ours") -> "PipelineConfig":
-        """The shipped model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
+    def embedded(cls) -> PipelineConfig:
+        """The procedural-scene model: trains on 2 CPU cores in about an hour, runs on a vehicle CPU/GPU.
 
         Same wiring as the paper; a residual C gated by the rain map (identity at start, and pixels
         that A marks dry are left alone: measured in train/RESULTS.md), narrower U-Nets,
         DeepLabv3+ on MobileNetV2 (VainF's layout) instead of ResNet-101, and the correction shrunk
-        by half a grey level at inference (README, "Shrinking the correction").
-        A baseline ``derainer`` gets its own ``embedded()`` widths, in front of the same DeepLab.
+        by half a grey level at inference (docs/results.md, "Shrinking the correction").
         """
-        return _with_derainer(cls(
+        return cls(
             attention=AttentionConfig(channels=16, blocks=3),
             coarse=CoarseConfig(ngf=16, downsamplings=4, blocks=4, max_channels=128, residual=True, gate=True),
             srrb=SRRBConfig(unet_ngf=16, unet_downsamplings=4, unet_max_channels=64, full_channels=16, full_blocks=2),
             num_srrb=2,
             deeplab=DeepLabConfig(backbone="mobilenetv2", aspp_channels=128, low_level_channels=48),
             correction_shrink=0.5,
-        ), derainer, "embedded")
+        )
 
     @classmethod
-    def streets(cls) -> "PipelineConfig":
+    def streets(cls) -> PipelineConfig:
         """The default shipped model, for real street photos at camera resolution (360 x 480 and up).
 
         The embedded deraining networks in front of DeepLabv3+ on EfficientNet-Lite0, whose
         ImageNet weights start stage 0 (a backbone that has seen real photos; MobileNetV2 from
         scratch on cartoons scored 15 % mIoU on real streets).
         """
-        embedded = cls.embedded()
-        return replace(embedded, deeplab=DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48))
+        deeplab = DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48)
+        return replace(cls.embedded(), deeplab=deeplab)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PipelineConfig":
-        """Inverse of ``to_dict``; unknown keys are an error, not silently dropped."""
-        return _build(cls, data)
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
+        """Inverse of ``to_dict``, for every checkpoint written since the first: the keys of options
+        since removed are dropped (``retired_keys``); any other unknown key is an error."""
+        return from_plain(cls, drop_retired(data))
 
 
-def _with_derainer(cfg: PipelineConfig, derainer: DerainerName, preset: Literal["embedded", "small"]) -> PipelineConfig:
-    """``cfg`` with ``derainer`` in front of DeepLab at the preset's widths (ours: ``cfg`` itself)."""
-    if derainer == "ours":
-        return cfg
-    if derainer not in get_args(DerainerName):
-        raise ValueError(f"unknown derainer {derainer!r}; choose one of {list(get_args(DerainerName))}")
-    sizes = getattr(type(getattr(cfg, derainer)), preset)()
-    return replace(cfg, derainer=derainer, **{derainer: sizes})
+def drop_retired(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored config without the keys of options removed since it was written.
+
+    Older checkpoints carry the paper's four baseline configs beside ours (``derainer: ours``, unused
+    ``prenet``/``durn``/``agan``/``icsc``) and ``attention.scene_context: false``. A value that
+    changed the graph (a baseline derainer, scene context on) is not dropped but refused: its weights
+    need code this package no longer carries.
+    """
+    data = {k: v for k, v in data.items() if k not in RETIRED_BASELINE_KEYS}
+    derainer = data.pop("derainer", "ours")
+    if derainer != "ours":
+        raise ValueError(
+            f"this config is the paper's baseline {derainer!r} in front of DeepLab, a research network the package "
+            "does not carry: load it with train.baselines (python train/baselines/export.py exports it to ONNX, "
+            "which `derain-seg infer` and the node run)"
+        )
+    attention = dict(data.get("attention", {}))
+    if attention.pop("scene_context", False):
+        raise ValueError("this config has attention.scene_context on, an option measured and removed (docs/results.md)")
+    if "attention" in data:
+        data["attention"] = attention
+    return data
 
 
-def _build(kind: type, data: dict[str, Any]) -> Any:
+RETIRED_BASELINE_KEYS = frozenset({"prenet", "durn", "agan", "icsc"})
+
+
+def with_settings(cfg: Any, settings: Mapping[str, Any]) -> Any:
+    """``cfg`` (a frozen config) with each dotted key set: ``{"coarse.residual": True}``. A key that
+    names no field is an error."""
+    for key, value in settings.items():
+        cfg = _replace_dotted(cfg, key.split("."), value, key)
+    return cfg
+
+
+def _replace_dotted(node: Any, path: list[str], value: Any, key: str) -> Any:
+    head, *rest = path
+    if not is_dataclass(node) or head not in {f.name for f in fields(node)}:
+        raise KeyError(f"no network setting {key!r}")
+    return replace(node, **{head: _replace_dotted(getattr(node, head), rest, value, key) if rest else _tuples(value)})
+
+
+def from_plain(kind: type, data: Mapping[str, Any]) -> Any:
+    """A (nested) frozen config from plain data, as ``asdict`` wrote it; unknown keys are an error."""
     known = {f.name: f for f in fields(kind)}
     unknown = set(data) - set(known)
     if unknown:
         raise KeyError(f"{kind.__name__}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        default = known[name].default_factory() if callable(known[name].default_factory) else known[name].default  # type: ignore[misc]
-        if is_dataclass(default) and isinstance(value, dict):
-            kwargs[name] = _build(type(default), value)
-        else:
-            kwargs[name] = _tuples(value)
+        f = known[name]
+        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+        kwargs[name] = (
+            from_plain(type(default), value) if is_dataclass(default) and isinstance(value, dict) else _tuples(value)
+        )
     return kind(**kwargs)
 
 

@@ -24,7 +24,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def _conv_bn_relu(in_ch: int, out_ch: int, kernel: int = 1, dilation: int = 1) -> list[nn.Module]:
     pad = dilation if kernel == 3 else 0
-    return [nn.Conv2d(in_ch, out_ch, kernel, padding=pad, dilation=dilation, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(in_ch, out_ch, kernel, padding=pad, dilation=dilation, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class ASPPPooling(nn.Sequential):
@@ -87,7 +91,10 @@ class DeepLabV3Plus(nn.Module):
         self.backbone = build_backbone(cfg)
         self.classifier = DeepLabHeadV3Plus(self.backbone.out_channels, self.backbone.low_level_channels, cfg)
         # The statistics the backbone's ImageNet weights were trained with (EfficientNet-Lite: [-1, 1]).
-        mean, std = getattr(self.backbone, "input_mean", IMAGENET_MEAN), getattr(self.backbone, "input_std", IMAGENET_STD)
+        mean, std = (
+            getattr(self.backbone, "input_mean", IMAGENET_MEAN),
+            getattr(self.backbone, "input_std", IMAGENET_STD),
+        )
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 

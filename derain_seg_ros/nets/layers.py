@@ -13,7 +13,11 @@ def conv_bn_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, refl
     if reflect and pad and stride == 1:
         layers.append(nn.ReflectionPad2d(pad))
         pad = 0
-    layers += [nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=pad), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
+    layers += [
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=pad),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -56,7 +60,9 @@ class SkipUNet(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, ngf: int, downsamplings: int, max_channels: int, blocks: int) -> None:
         super().__init__()
         widths = [min(ngf * 2**i, max_channels) for i in range(downsamplings + 1)]
-        self.stem = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7), nn.BatchNorm2d(ngf), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7), nn.BatchNorm2d(ngf), nn.ReLU(inplace=True)
+        )
         self.down = nn.ModuleList(conv_bn_relu(widths[i], widths[i + 1], stride=2) for i in range(downsamplings))
         self.bottleneck = nn.Sequential(*(ResidualBlock(widths[-1]) for _ in range(blocks)))
         # Decoder level i takes the previous output (concatenated with its skip, except the first).
@@ -74,3 +80,9 @@ class SkipUNet(nn.Module):
         for up in self.up:
             y = torch.cat([up(y), skips.pop()], dim=1)
         return self.head(y)
+
+
+def check_output_stride(output_stride: int) -> None:
+    """A backbone reaches DeepLab's output strides 8, 16 or 32 by dilating its last stages instead of striding."""
+    if output_stride not in (8, 16, 32):
+        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")

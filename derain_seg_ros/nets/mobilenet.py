@@ -14,15 +14,26 @@ from torch import Tensor, nn
 
 # (expansion t, channels c, repeats n, stride s) of MobileNetV2 (Sandler et al. 2018, Table 2).
 SETTINGS: tuple[tuple[int, int, int, int], ...] = (
-    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
 )
 
 
 class ConvBNReLU6(nn.Sequential):
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1) -> None:
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1
+    ) -> None:
         pad = dilation * (kernel - 1) // 2
-        super().__init__(nn.Conv2d(in_ch, out_ch, kernel, stride, pad, dilation=dilation, groups=groups, bias=False),
-                         nn.BatchNorm2d(out_ch), nn.ReLU6(inplace=True))
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel, stride, pad, dilation=dilation, groups=groups, bias=False),
+            nn.BatchNorm2d(out_ch),
+            nn.ReLU6(inplace=True),
+        )
 
 
 class InvertedResidual(nn.Module):
@@ -33,8 +44,11 @@ class InvertedResidual(nn.Module):
         hidden = in_ch * expansion
         self.use_shortcut = stride == 1 and in_ch == out_ch
         layers: list[nn.Module] = [ConvBNReLU6(in_ch, hidden, 1)] if expansion != 1 else []
-        layers += [ConvBNReLU6(hidden, hidden, 3, stride, dilation, groups=hidden),
-                   nn.Conv2d(hidden, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch)]
+        layers += [
+            ConvBNReLU6(hidden, hidden, 3, stride, dilation, groups=hidden),
+            nn.Conv2d(hidden, out_ch, 1, bias=False),
+            nn.BatchNorm2d(out_ch),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -61,8 +75,11 @@ class MobileNetV2Backbone(nn.Module):
             else:
                 current_stride *= stride
             for i in range(repeats):
-                features.append(InvertedResidual(in_ch, out_ch, stride if i == 0 else 1,
-                                                 previous_dilation if i == 0 else dilation, expansion))
+                features.append(
+                    InvertedResidual(
+                        in_ch, out_ch, stride if i == 0 else 1, previous_dilation if i == 0 else dilation, expansion
+                    )
+                )
                 in_ch = out_ch
         self.low_level_features = nn.Sequential(*features[:4])
         self.high_level_features = nn.Sequential(*features[4:])

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from derain_seg_ros.nets.layers import check_output_stride
+
 
 class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, padding=dilation, dilation=dilation, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -28,13 +30,17 @@ class BasicBlock(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         return self.relu(self.bn2(self.conv2(out)) + identity)
 
+    expansion = 1  # output channels per planes
+
 
 class Bottleneck(nn.Module):
     """Stride on the 3x3 conv (ResNet v1.5), as torchvision and the published checkpoints."""
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, dilation: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -77,8 +83,7 @@ class ResNet(nn.Module):
         super().__init__()
         if name not in SPECS:
             raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(SPECS)}")
-        if output_stride not in (8, 16, 32):
-            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
+        check_output_stride(output_stride)
         spec = SPECS[name]
         dilate = {8: (False, True, True), 16: (False, False, True), 32: (False, False, False)}[output_stride]
         self.inplanes, self.dilation = spec.width, 1
@@ -93,8 +98,14 @@ class ResNet(nn.Module):
         self.low_level_channels = spec.width * spec.block.expansion
         self.out_channels = spec.width * 8 * spec.block.expansion
 
-    def _make_layer(self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int,
-                    stride: int = 1, dilate: bool = False) -> nn.Sequential:
+    def _make_layer(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        planes: int,
+        blocks: int,
+        stride: int = 1,
+        dilate: bool = False,
+    ) -> nn.Sequential:
         previous_dilation = self.dilation
         if dilate:
             self.dilation *= stride

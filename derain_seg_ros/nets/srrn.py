@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from torch import Tensor, nn
 
 from derain_seg_ros.nets.config import SRRBConfig
@@ -45,9 +47,5 @@ class SRRN(nn.Module):
         self.blocks = nn.ModuleList(SRRB(cfg) for _ in range(num_blocks))
 
     def forward(self, coarse: Tensor) -> list[Tensor]:
-        outputs = []
-        x = coarse
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        return outputs
+        """Each SRRB refines the previous one's image; every refined image is returned (L_R weighs them all)."""
+        return list(accumulate(self.blocks, lambda image, block: block(image), initial=coarse))[1:]

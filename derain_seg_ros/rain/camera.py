@@ -37,14 +37,14 @@ class Camera:
     name: str = "custom"
 
     @classmethod
-    def from_hfov(cls, hfov_deg: float, **lens: float | str) -> "Camera":
+    def from_hfov(cls, hfov_deg: float, **lens: float | str) -> Camera:
         if not 1.0 <= hfov_deg <= 170.0:
             raise CameraSpecError(f"a horizontal field of view is between 1 and 170 degrees, got {hfov_deg}")
         f = 0.5 / math.tan(math.radians(hfov_deg) / 2)
         return cls(f, f, **lens)  # type: ignore[arg-type]
 
     @classmethod
-    def from_k(cls, fx: float, fy: float, cx: float, cy: float, width: int, height: int, **lens: float | str) -> "Camera":
+    def from_k(cls, fx: float, fy: float, cx: float, cy: float, width: int, height: int, **lens: float | str) -> Camera:
         """From a calibration (sensor_msgs/CameraInfo K = [fx 0 cx; 0 fy cy; 0 0 1]) taken at width x height."""
         if min(fx, fy, width, height) <= 0:
             raise CameraSpecError(f"K needs positive fx, fy and image size, got fx={fx} fy={fy} size={width}x{height}")
@@ -71,8 +71,16 @@ class Camera:
 
     def describe(self, height: int, width: int) -> dict[str, float | str]:
         fx, fy, cx, cy = self.intrinsics(height, width)
-        return {"name": self.name, "fx": round(fx, 2), "fy": round(fy, 2), "cx": round(cx, 2), "cy": round(cy, 2),
-                "hfov_deg": round(self.hfov_deg(), 2), "focal_length_mm": self.focal_length_mm, "f_number": self.f_number}
+        return {
+            "name": self.name,
+            "fx": round(fx, 2),
+            "fy": round(fy, 2),
+            "cx": round(cx, 2),
+            "cy": round(cy, 2),
+            "hfov_deg": round(self.hfov_deg(), 2),
+            "focal_length_mm": self.focal_length_mm,
+            "f_number": self.f_number,
+        }
 
 
 # Lenses are typical of their class, not measured: an ADAS front camera (~70 deg, f 4.2 mm, f/2),
@@ -80,8 +88,9 @@ class Camera:
 PRESETS: dict[str, Camera] = {
     "car": replace(Camera.from_hfov(70.0), name="car"),
     "wide": replace(Camera.from_hfov(120.0, focal_length_mm=2.8, f_number=1.8), name="wide"),
-    "cityscapes": Camera.from_k(2262.52, 2265.30, 1096.98, 513.14, 2048, 1024, focal_length_mm=6.0, f_number=2.0,
-                                name="cityscapes"),
+    "cityscapes": Camera.from_k(
+        2262.52, 2265.30, 1096.98, 513.14, 2048, 1024, focal_length_mm=6.0, f_number=2.0, name="cityscapes"
+    ),
 }
 
 

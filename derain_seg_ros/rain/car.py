@@ -30,7 +30,7 @@ import numpy as np
 from derain_seg_ros.rain import seeds
 from derain_seg_ros.rain.camera import Camera, parse_camera
 from derain_seg_ros.rain.falling_rain import StreakConditions, opacity_bound, render_streak_opacity
-from derain_seg_ros.rain.frame import RainFrame
+from derain_seg_ros.rain.frame import ParamsRenderer, RainFrame
 from derain_seg_ros.rain.glass_drops import DropLook, disc_kernel, render_glass_drops
 from derain_seg_ros.rain.glass_process import GlassDropParams, GlassDrops, step_drops
 from derain_seg_ros.rain.veil import VeilParams, atmosphere, wet_glass
@@ -127,7 +127,11 @@ def _stats(values: list[float] | np.ndarray, digits: int = 3) -> dict[str, float
     if len(values) == 0:
         return None
     v = np.asarray(values, np.float64)
-    return {"min": round(float(v.min()), digits), "median": round(float(np.median(v)), digits), "max": round(float(v.max()), digits)}
+    return {
+        "min": round(float(v.min()), digits),
+        "median": round(float(np.median(v)), digits),
+        "max": round(float(v.max()), digits),
+    }
 
 
 def render_car_rain(clean: np.ndarray, seed: int, time_step: int, p: CarRainParams, layers: bool = True) -> RainFrame:
@@ -145,18 +149,26 @@ def render_car_rain(clean: np.ndarray, seed: int, time_step: int, p: CarRainPara
     zeros3 = np.zeros((h, w, 3), np.float32)
     if rate <= 0:
         info = {"preset": "car", "time_step": time_step, "phase": "dry", "rain_mmh": 0.0, "density": None}
-        return RainFrame(clean.copy(), np.zeros((h, w), bool), zeros3, zeros3, info, np.zeros((h, w), np.float32), zeros3)
+        return RainFrame(
+            clean.copy(), np.zeros((h, w), bool), zeros3, zeros3, info, np.zeros((h, w), np.float32), zeros3
+        )
 
     veil = VeilParams.for_rain(rate, p.glare)
     hazed, transmission, air = atmosphere(image, p.camera, veil)
     cond = StreakConditions(rate, storm.exposure_s, storm.vehicle_speed_mps, storm.wind_mps, p.streak_gain)
-    alpha_s, streak_stats = render_streak_opacity(h, w, p.camera, p.focus_m, cond, seeds.stream_rng(seed, time_step, seeds.STREAKS))
+    alpha_s, streak_stats = render_streak_opacity(
+        h, w, p.camera, p.focus_m, cond, seeds.stream_rng(seed, time_step, seeds.STREAKS)
+    )
     radiance = _drop_radiance(hazed)
     streaked = hazed + alpha_s[..., None] * (radiance - hazed)
     background = streaked
     if p.focus == "glass":  # the scene, metres away, is what the lens now blurs
-        background = cv2.filter2D(streaked, -1, disc_kernel(0.5 * p.camera.coc_px(p.look.scene_m, p.focus_m, w)),
-                                  borderType=cv2.BORDER_REFLECT_101)
+        background = cv2.filter2D(
+            streaked,
+            -1,
+            disc_kernel(0.5 * p.camera.coc_px(p.look.scene_m, p.focus_m, w)),
+            borderType=cv2.BORDER_REFLECT_101,
+        )
     drops = simulate_glass(seed, time_step, h, w, p)[-1].as_drops()
     m, r, drop_stats = render_glass_drops(streaked, drops, p.camera, p.glass, p.focus_m, p.look)
     through = (1 - m)[..., None] * background + r
@@ -169,20 +181,41 @@ def render_car_rain(clean: np.ndarray, seed: int, time_step: int, p: CarRainPara
         s = (keep * (streaked - hazed)).astype(np.float32)
         v = (final - (keep * image + r + s)).astype(np.float32)
     info = {
-        "preset": "car", "time_step": time_step, "phase": _phase(time_step, p),
-        "rain_mmh": round(rate, 3), "density": density_of(rate), "storm_peak_mmh": round(storm.peak_mmh, 3),
-        "camera": p.camera.describe(h, w), "focus": p.focus, "focus_m": p.focus_m,
+        "preset": "car",
+        "time_step": time_step,
+        "phase": _phase(time_step, p),
+        "rain_mmh": round(rate, 3),
+        "density": density_of(rate),
+        "storm_peak_mmh": round(storm.peak_mmh, 3),
+        "camera": p.camera.describe(h, w),
+        "focus": p.focus,
+        "focus_m": p.focus_m,
         "windscreen": asdict(p.glass),
-        "drops": {"count": len(drops), "rendered": drop_stats.rendered,
-                  "radius_mm": _stats([d.radius * 1000 for d in drops]),
-                  "radius_px": _stats(drop_stats.radius_px or []), "coc_px": _stats(drop_stats.coc_px or []),
-                  "area_fraction": round(float((m > 1 / 255).mean()), 4)},
-        "streaks": {"count": streak_stats.count, "capped": streak_stats.capped, "exposure_ms": round(storm.exposure_s * 1000, 3),
-                    "vehicle_speed_mps": round(storm.vehicle_speed_mps, 3), "wind_mps": round(storm.wind_mps, 3),
-                    "gain": p.streak_gain, "max_alpha": round(streak_stats.max_alpha, 4),
-                    "radiance": [round(float(c), 4) for c in radiance]},
-        "veil": {"extinction_per_km": round(veil.extinction_per_km, 4), "transmission_min": round(float(transmission.min()), 4),
-                 "airlight": round(float(air[0]), 4), "scatter": round(veil.scatter, 4), "glare": round(veil.glare, 4)},
+        "drops": {
+            "count": len(drops),
+            "rendered": drop_stats.rendered,
+            "radius_mm": _stats([d.radius * 1000 for d in drops]),
+            "radius_px": _stats(drop_stats.radius_px or []),
+            "coc_px": _stats(drop_stats.coc_px or []),
+            "area_fraction": round(float((m > 1 / 255).mean()), 4),
+        },
+        "streaks": {
+            "count": streak_stats.count,
+            "capped": streak_stats.capped,
+            "exposure_ms": round(storm.exposure_s * 1000, 3),
+            "vehicle_speed_mps": round(storm.vehicle_speed_mps, 3),
+            "wind_mps": round(storm.wind_mps, 3),
+            "gain": p.streak_gain,
+            "max_alpha": round(streak_stats.max_alpha, 4),
+            "radiance": [round(float(c), 4) for c in radiance],
+        },
+        "veil": {
+            "extinction_per_km": round(veil.extinction_per_km, 4),
+            "transmission_min": round(float(transmission.min()), 4),
+            "airlight": round(float(air[0]), 4),
+            "scatter": round(veil.scatter, 4),
+            "glare": round(veil.glare, 4),
+        },
     }
     return RainFrame(rainy, m > 1e-3, s, r, info, m, v)  # type: ignore[arg-type]
 
@@ -190,33 +223,42 @@ def render_car_rain(clean: np.ndarray, seed: int, time_step: int, p: CarRainPara
 def _drop_radiance(image: np.ndarray) -> np.ndarray:
     """E_r: a falling drop gathers light from a wide field (Garg & Nayar), mostly the bright sky above:
     the mean of the frame's upper half, lifted towards its bright end, nearly grey."""
-    top = image[: max(1, image.shape[0] // 2): 4, ::4].reshape(-1, 3)  # every 4th pixel: plenty for these statistics
+    top = image[: max(1, image.shape[0] // 2) : 4, ::4].reshape(-1, 3)  # every 4th pixel: plenty for these statistics
     level = 0.5 * top.mean(0) + 0.5 * np.percentile(top, 95, axis=0)
     grey = float(level.mean())
     return np.clip(0.3 * level + 0.7 * grey, 0, 1).astype(np.float32)
 
 
-class CarRenderer:
+class CarRenderer(ParamsRenderer):
     preset = "car"
+    default_params = CarRainParams
+    render_fn = staticmethod(render_car_rain)
 
-    def __init__(self, params: CarRainParams | None = None) -> None:
-        self.params = params or CarRainParams()
-        self.num_steps = self.params.num_steps
-
-    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
-        return render_car_rain(clean, seed, time_step, self.params, layers)
-
-    def with_density(self, density: str | None) -> "CarRenderer":
+    def with_density(self, density: str | None) -> CarRenderer:
         return CarRenderer(replace(self.params, density=density))
 
     def describe(self) -> dict[str, Any]:
         p = self.params
-        return {"preset": self.preset, "camera": asdict(p.camera), "windscreen": asdict(p.glass), "focus": p.focus,
-                "focus_m": p.focus_m, "num_steps": p.num_steps, "rain_from": p.rain_from, "drops_from": p.drops_from,
-                "exposure_ms": list(p.exposure_ms), "vehicle_speed_mps": list(p.vehicle_speed_mps), "streak_gain": p.streak_gain,
-                "max_streak_opacity": round(p.max_streak_opacity(), 4), "glare": p.glare, "drops": asdict(p.drops),
-                "look": asdict(p.look), "densities": {k: {"rate_mmh": v[0], "range_mmh": list(v[1]), "probability": v[2]}
-                                                      for k, v in DENSITIES.items()}}
+        return {
+            "preset": self.preset,
+            "camera": asdict(p.camera),
+            "windscreen": asdict(p.glass),
+            "focus": p.focus,
+            "focus_m": p.focus_m,
+            "num_steps": p.num_steps,
+            "rain_from": p.rain_from,
+            "drops_from": p.drops_from,
+            "exposure_ms": list(p.exposure_ms),
+            "vehicle_speed_mps": list(p.vehicle_speed_mps),
+            "streak_gain": p.streak_gain,
+            "max_streak_opacity": round(p.max_streak_opacity(), 4),
+            "glare": p.glare,
+            "drops": asdict(p.drops),
+            "look": asdict(p.look),
+            "densities": {
+                k: {"rate_mmh": v[0], "range_mmh": list(v[1]), "probability": v[2]} for k, v in DENSITIES.items()
+            },
+        }
 
 
 @lru_cache(maxsize=8)

@@ -45,8 +45,15 @@ def _refract(d: np.ndarray, normal: np.ndarray, eta: float) -> tuple[np.ndarray,
     return t / np.linalg.norm(t, axis=-1, keepdims=True), tir
 
 
-def _trace_drop(clean_f: np.ndarray, drop: Drop, optics: DropOptics, box: tuple[int, int, int, int],
-                inside: np.ndarray, rho: np.ndarray, radial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _trace_drop(
+    clean_f: np.ndarray,
+    drop: Drop,
+    optics: DropOptics,
+    box: tuple[int, int, int, int],
+    inside: np.ndarray,
+    rho: np.ndarray,
+    radial: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Colours seen through one drop within its bounding box, and where total internal reflection occurs."""
     h, w = clean_f.shape[:2]
     f, cx, cy = optics.focal_frac * w, (w - 1) / 2, (h - 1) / 2
@@ -90,7 +97,9 @@ def _radial_field(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rho, np.stack([gx / norm, gy / norm], -1)
 
 
-def render_drops(clean: np.ndarray, drops: Sequence[Drop], optics: DropOptics = DropOptics()) -> tuple[np.ndarray, np.ndarray]:
+def render_drops(
+    clean: np.ndarray, drops: Sequence[Drop], optics: DropOptics = DropOptics()
+) -> tuple[np.ndarray, np.ndarray]:
     """R (float32 H x W x 3 in [0, 1], zero outside M) and M (bool H x W) for ``drops`` over ``clean``."""
     h, w = clean.shape[:2]
     clean_f = clean.astype(np.float32) / 255.0

@@ -73,7 +73,9 @@ class StreakStats:
     max_streak_alpha: float = 0.0  # of any one streak, before the defocus spreads it
 
 
-def _alpha(diameter_mm: np.ndarray, depth_m: np.ndarray, fx: float, length_px: np.ndarray, gain: float, exposure_s: float) -> np.ndarray:
+def _alpha(
+    diameter_mm: np.ndarray, depth_m: np.ndarray, fx: float, length_px: np.ndarray, gain: float, exposure_s: float
+) -> np.ndarray:
     """a_px / (L_px w_px), at most the time the drop takes to fall its own diameter over the exposure
     (Garg & Nayar's tau bound: where the car's motion cancels the fall in the image, a streak is short
     but the drop still crosses the pixel's line of sight that fast)."""
@@ -84,13 +86,17 @@ def _alpha(diameter_mm: np.ndarray, depth_m: np.ndarray, fx: float, length_px: n
     return gain * np.minimum(alpha, math.pi / 4 * tau / exposure_s)
 
 
-def render_streak_opacity(height: int, width: int, camera: Camera, focus_m: float, cond: StreakConditions,
-                          rng: np.random.Generator) -> tuple[np.ndarray, StreakStats]:
+def render_streak_opacity(
+    height: int, width: int, camera: Camera, focus_m: float, cond: StreakConditions, rng: np.random.Generator
+) -> tuple[np.ndarray, StreakStats]:
     """alpha_s (float32 H x W): the fraction of the exposure rain covers each pixel (before E_r is applied)."""
     fx, fy, cx, cy = camera.intrinsics(height, width)
     lam = mp_slope(cond.rain_mmh)
     edges = np.geomspace(cond.near_m, cond.far_m, cond.slabs + 1)
-    half_w, half_h = (width / 2 + 0.1 * width) / fx, (height / 2 + 0.1 * height) / fy  # tan of the half fields, with a margin
+    half_w, half_h = (
+        (width / 2 + 0.1 * width) / fx,
+        (height / 2 + 0.1 * height) / fy,
+    )  # tan of the half fields, with a margin
     stats = StreakStats()
     total = np.zeros((height, width), np.float32)
     grid = np.linspace(MIN_DIAMETER_MM, MAX_DIAMETER_MM, 120)
@@ -113,7 +119,9 @@ def render_streak_opacity(height: int, width: int, camera: Camera, focus_m: floa
         diameter = np.minimum(d_min + rng.exponential(1 / lam, count), MAX_DIAMETER_MM)
         z = (z0**3 + rng.random(count) * (z1**3 - z0**3)) ** (1 / 3)
         start = np.stack([rng.uniform(-half_w, half_w, count) * z, rng.uniform(-half_h, half_h, count) * z, z], -1)
-        velocity = np.stack([np.full(count, cond.wind_mps), terminal_speed(diameter), np.full(count, -cond.vehicle_speed_mps)], -1)
+        velocity = np.stack(
+            [np.full(count, cond.wind_mps), terminal_speed(diameter), np.full(count, -cond.vehicle_speed_mps)], -1
+        )
         end = start + velocity * cond.exposure_s
         end[:, 2] = np.maximum(end[:, 2], 0.5 * start[:, 2])
         p0 = np.stack([cx + fx * start[:, 0] / start[:, 2], cy + fy * start[:, 1] / start[:, 2]], -1)
@@ -124,7 +132,9 @@ def render_streak_opacity(height: int, width: int, camera: Camera, focus_m: floa
         stats.max_streak_alpha = max(stats.max_streak_alpha, float(alpha.max()))
         thickness = np.clip(np.rint(fx * diameter / 1000.0 / depth), 1, 8).astype(int)
         slab = np.zeros((height, width), np.float32)
-        ends = np.clip(np.rint(np.concatenate([p0, p1], 1) * 16), -(1 << 24), 1 << 24).astype(np.int64).tolist()  # 4 fractional bits
+        ends = (
+            np.clip(np.rint(np.concatenate([p0, p1], 1) * 16), -(1 << 24), 1 << 24).astype(np.int64).tolist()
+        )  # 4 fractional bits
         for a, (xa, ya, xb, yb), t in zip(alpha.tolist(), ends, thickness.tolist(), strict=True):
             cv2.line(slab, (xa, ya), (xb, yb), a, t, cv2.LINE_AA, shift=4)
         blur = 0.5 * camera.coc_px(math.sqrt(z0 * z1), focus_m, width)

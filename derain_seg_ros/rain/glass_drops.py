@@ -50,7 +50,7 @@ def disc_kernel(radius: float) -> np.ndarray:
 @lru_cache(maxsize=512)
 def _disc(r: float) -> np.ndarray:
     half = int(math.ceil(r + 0.5))
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     kernel = np.clip(r + 0.5 - np.hypot(xx, yy), 0.0, 1.0).astype(np.float32)
     return kernel / kernel.sum()
 
@@ -96,10 +96,14 @@ class DropStats:
     coc_px: list[float] | None = None
 
 
-def drop_outline_px(drop: Drop, camera: Camera, glass: Windscreen, height: int, width: int, vertices: int = 32) -> np.ndarray:
+def drop_outline_px(
+    drop: Drop, camera: Camera, glass: Windscreen, height: int, width: int, vertices: int = 32
+) -> np.ndarray:
     phi = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
     r = drop.radius * radial_profile(drop, phi)
-    return glass_to_pixel(camera, glass, height, width, drop.x + r * np.cos(phi), drop.y + drop.stretch * r * np.sin(phi))
+    return glass_to_pixel(
+        camera, glass, height, width, drop.x + r * np.cos(phi), drop.y + drop.stretch * r * np.sin(phi)
+    )
 
 
 def drop_depth_m(drop: Drop, glass: Windscreen) -> float:
@@ -107,8 +111,16 @@ def drop_depth_m(drop: Drop, glass: Windscreen) -> float:
     return float(glass.glass_to_camera(np.float64(drop.x), np.float64(drop.y))[2])
 
 
-def _trace(background: np.ndarray, drop: Drop, camera: Camera, glass: Windscreen, look: DropLook,
-           box: tuple[int, int, int, int], radius_px: float, interior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _trace(
+    background: np.ndarray,
+    drop: Drop,
+    camera: Camera,
+    glass: Windscreen,
+    look: DropLook,
+    box: tuple[int, int, int, int],
+    radius_px: float,
+    interior: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Sharp coverage and colour of one drop in its box (x0, y0, x1, y1)."""
     h, w = background.shape[:2]
     x0, y0, x1, y1 = box
@@ -150,12 +162,19 @@ def _sample(image: np.ndarray, at: np.ndarray, row: int = 1024) -> np.ndarray:
     rows = -(-n // row)
     grid = np.zeros((rows * row, 2), np.float32)
     grid[:n] = at
-    out = cv2.remap(image, grid[:, 0].reshape(rows, row), grid[:, 1].reshape(rows, row), cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT_101)
+    out = cv2.remap(
+        image,
+        grid[:, 0].reshape(rows, row),
+        grid[:, 1].reshape(rows, row),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
     return out.reshape(-1, 3)[:n]
 
 
-def render_scale(drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus_m: float, width: int, blur_px: float = 3.0) -> int:
+def render_scale(
+    drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus_m: float, width: int, blur_px: float = 3.0
+) -> int:
     """How many times smaller the drops can be rendered: defocus removes detail finer than the blur, so
     with the smallest circle of confusion of the frame at ``blur_px`` or more after the reduction nothing
     visible is lost, and the cost stops growing with the resolution (a 2048-wide frame costs what a 256 does)."""
@@ -165,8 +184,14 @@ def render_scale(drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus
     return int(np.clip(smallest // blur_px, 1, 8))
 
 
-def render_glass_drops(background: np.ndarray, drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus_m: float,
-                       look: DropLook = DropLook()) -> tuple[np.ndarray, np.ndarray, DropStats]:
+def render_glass_drops(
+    background: np.ndarray,
+    drops: Sequence[Drop],
+    camera: Camera,
+    glass: Windscreen,
+    focus_m: float,
+    look: DropLook = DropLook(),
+) -> tuple[np.ndarray, np.ndarray, DropStats]:
     """M (float32 H x W in [0, 1]) and R = M * drop colour (float32 H x W x 3) over ``background`` (float32, 0..1)."""
     h, w = background.shape[:2]
     scale = render_scale(drops, camera, glass, focus_m, w)
@@ -179,8 +204,15 @@ def render_glass_drops(background: np.ndarray, drops: Sequence[Drop], camera: Ca
     return np.clip(alpha, 0, 1), premul, stats
 
 
-def _render(background: np.ndarray, drops: Sequence[Drop], camera: Camera, glass: Windscreen, focus_m: float,
-            look: DropLook, scale: int) -> tuple[np.ndarray, np.ndarray, DropStats]:
+def _render(
+    background: np.ndarray,
+    drops: Sequence[Drop],
+    camera: Camera,
+    glass: Windscreen,
+    focus_m: float,
+    look: DropLook,
+    scale: int,
+) -> tuple[np.ndarray, np.ndarray, DropStats]:
     h, w = background.shape[:2]
     alpha = np.zeros((h, w), np.float32)
     premul = np.zeros((h, w, 3), np.float32)
@@ -208,8 +240,8 @@ def _render(background: np.ndarray, drops: Sequence[Drop], camera: Camera, glass
         p = np.zeros((oy1 - oy0, ox1 - ox0, 3), np.float32)
         if ix1 > ix0 and iy1 > iy0:
             cover, colour = _trace(background, drop, camera, glass, look, (ix0, iy0, ix1, iy1), radius_px, interior)
-            a[iy0 - oy0:iy1 - oy0, ix0 - ox0:ix1 - ox0] = cover
-            p[iy0 - oy0:iy1 - oy0, ix0 - ox0:ix1 - ox0] = cover[..., None] * colour
+            a[iy0 - oy0 : iy1 - oy0, ix0 - ox0 : ix1 - ox0] = cover
+            p[iy0 - oy0 : iy1 - oy0, ix0 - ox0 : ix1 - ox0] = cover[..., None] * colour
         if blur >= 0.35:
             kernel = disc_kernel(blur)
             a = cv2.filter2D(a, -1, kernel, borderType=cv2.BORDER_CONSTANT)

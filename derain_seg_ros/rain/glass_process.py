@@ -22,8 +22,10 @@ SHAPES = ("circle", "egg", "bezier")
 
 @dataclass(frozen=True)
 class GlassDropParams:
-    arrivals_per_m2: float = 120.0  # new drops per m^2 of glass per step at 1 mm/h; grows as rate^0.6 (heavy
-    arrivals_exponent: float = 0.6  # rain brings larger drops, and more of them run off, rather than proportionally more)
+    # New drops per m^2 of glass per step at 1 mm/h; grows as rate^0.6 (heavy rain brings larger drops, and
+    # more of them run off, rather than proportionally more).
+    arrivals_per_m2: float = 120.0
+    arrivals_exponent: float = 0.6
     median_radius_mm: float = 0.9
     radius_sigma: float = 0.5  # of log(radius)
     min_radius_mm: float = 0.25
@@ -47,25 +49,29 @@ class GlassDrops:
     stretch: np.ndarray
 
     @classmethod
-    def empty(cls) -> "GlassDrops":
+    def empty(cls) -> GlassDrops:
         f, i = np.zeros(0, np.float64), np.zeros(0, np.int64)
         return cls(f, f.copy(), f.copy(), i, i.copy(), f.copy())
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def take(self, keep: np.ndarray) -> "GlassDrops":
-        return GlassDrops(self.x[keep], self.y[keep], self.radius[keep], self.shape[keep], self.seed[keep], self.stretch[keep])
+    def take(self, keep: np.ndarray) -> GlassDrops:
+        return GlassDrops(
+            self.x[keep], self.y[keep], self.radius[keep], self.shape[keep], self.seed[keep], self.stretch[keep]
+        )
 
-    def concat(self, other: "GlassDrops") -> "GlassDrops":
+    def concat(self, other: GlassDrops) -> GlassDrops:
         return GlassDrops(*(np.concatenate([a, b]) for a, b in zip(self.fields(), other.fields(), strict=True)))
 
     def fields(self) -> tuple[np.ndarray, ...]:
         return self.x, self.y, self.radius, self.shape, self.seed, self.stretch
 
     def as_drops(self) -> list[Drop]:
-        return [Drop(float(x), float(y), float(r), SHAPES[int(s)], int(k), float(st))  # type: ignore[arg-type]
-                for x, y, r, s, k, st in zip(*self.fields(), strict=True)]
+        return [
+            Drop(float(x), float(y), float(r), SHAPES[int(s)], int(k), float(st))  # type: ignore[arg-type]
+            for x, y, r, s, k, st in zip(*self.fields(), strict=True)
+        ]
 
 
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -110,8 +116,13 @@ def merge_touching(drops: GlassDrops) -> GlassDrops:
     return drops
 
 
-def step_drops(drops: GlassDrops, rain_mmh: float, region: tuple[float, float, float, float], p: GlassDropParams,
-               rng: np.random.Generator) -> GlassDrops:
+def step_drops(
+    drops: GlassDrops,
+    rain_mmh: float,
+    region: tuple[float, float, float, float],
+    p: GlassDropParams,
+    rng: np.random.Generator,
+) -> GlassDrops:
     """One step: grow, slide (with trails), arrive (Poisson in the rain rate), merge."""
     u0, u1, v0, v1 = region
     m = p.margin_mm / 1000.0
@@ -123,10 +134,14 @@ def step_drops(drops: GlassDrops, rain_mmh: float, region: tuple[float, float, f
         trail_r = drops.radius[sliding] * 0.18
         k = np.arange(p.trail_drops)
         trails = GlassDrops(
-            np.repeat(drops.x[sliding], p.trail_drops) + rng.normal(0, 1, len(sliding) * p.trail_drops) * np.repeat(0.15 * drops.radius[sliding], p.trail_drops),
+            np.repeat(drops.x[sliding], p.trail_drops)
+            + rng.normal(0, 1, len(sliding) * p.trail_drops) * np.repeat(0.15 * drops.radius[sliding], p.trail_drops),
             (drops.y[sliding, None] + dv[:, None] * k / p.trail_drops).ravel(),
-            np.repeat(trail_r, p.trail_drops), np.zeros(len(sliding) * p.trail_drops, np.int64),
-            rng.integers(1 << 31, size=len(sliding) * p.trail_drops), np.ones(len(sliding) * p.trail_drops))
+            np.repeat(trail_r, p.trail_drops),
+            np.zeros(len(sliding) * p.trail_drops, np.int64),
+            rng.integers(1 << 31, size=len(sliding) * p.trail_drops),
+            np.ones(len(sliding) * p.trail_drops),
+        )
         area = np.maximum(drops.radius[sliding] ** 2 - p.trail_drops * trail_r**2, trail_r**2)
         drops.y[sliding] += dv
         drops.radius[sliding] = np.sqrt(area)
@@ -135,7 +150,15 @@ def step_drops(drops: GlassDrops, rain_mmh: float, region: tuple[float, float, f
         drops = drops.concat(trails)
     drops = drops.take(drops.y - drops.radius < v1 + m)
     count = int(rng.poisson(p.arrivals_per_m2 * rain_mmh**p.arrivals_exponent * (u1 - u0 + 2 * m) * (v1 - v0 + 2 * m)))
-    radius = np.clip(p.median_radius_mm * rng.lognormal(0, p.radius_sigma, count), p.min_radius_mm, p.max_radius_mm) / 1000.0
-    arrivals = GlassDrops(rng.uniform(u0 - m, u1 + m, count), rng.uniform(v0 - m, v1 + m, count), radius,
-                          rng.integers(len(SHAPES), size=count), rng.integers(1 << 31, size=count), np.ones(count))
+    radius = (
+        np.clip(p.median_radius_mm * rng.lognormal(0, p.radius_sigma, count), p.min_radius_mm, p.max_radius_mm) / 1000.0
+    )
+    arrivals = GlassDrops(
+        rng.uniform(u0 - m, u1 + m, count),
+        rng.uniform(v0 - m, v1 + m, count),
+        radius,
+        rng.integers(len(SHAPES), size=count),
+        rng.integers(1 << 31, size=count),
+        np.ones(count),
+    )
     return merge_touching(drops.concat(arrivals))

@@ -26,7 +26,7 @@ import numpy as np
 
 from derain_seg_ros.rain import seeds
 from derain_seg_ros.rain.camera import Camera, parse_camera
-from derain_seg_ros.rain.frame import RainFrame
+from derain_seg_ros.rain.frame import ParamsRenderer, RainFrame
 from derain_seg_ros.rain.glass_drops import DropLook, render_glass_drops
 from derain_seg_ros.rain.glass_process import SHAPES, GlassDrops
 from derain_seg_ros.rain.windscreen import Windscreen, visible_glass
@@ -58,7 +58,9 @@ class PaneSetup:
 
 def draw_setup(seed: int, p: PaneRainParams) -> PaneSetup:
     rng = seeds.stream_rng(seed, 0, seeds.SEQUENCE)
-    glass = Windscreen(distance_m=float(rng.uniform(*p.distance_m)), tilt_deg=float(rng.uniform(*p.tilt_deg)), max_range_m=1.0)
+    glass = Windscreen(
+        distance_m=float(rng.uniform(*p.distance_m)), tilt_deg=float(rng.uniform(*p.tilt_deg)), max_range_m=1.0
+    )
     f_number = float(math.exp(rng.uniform(math.log(p.f_number[0]), math.log(p.f_number[1]))))
     return PaneSetup(glass, replace(p.camera, f_number=f_number), float(rng.uniform(*p.coverage)))
 
@@ -78,7 +80,9 @@ def draw_drops(seed: int, setup: PaneSetup, height: int, width: int, p: PaneRain
     covered, attempts = 0.0, 0
     while covered < target and attempts < 50 * (len(rs) + 20):
         attempts += 1
-        radius = 0.5 * (u1 - u0) * float(np.clip(p.diameter_median * math.exp(rng.normal(0, p.diameter_sigma)), low, high))
+        radius = (
+            0.5 * (u1 - u0) * float(np.clip(p.diameter_median * math.exp(rng.normal(0, p.diameter_sigma)), low, high))
+        )
         x, y = float(rng.uniform(u0, u1)), float(rng.uniform(v0, v1))
         if rs and np.any(np.hypot(np.asarray(xs) - x, np.asarray(ys) - y) < 1.1 * (np.asarray(rs) + radius)):
             continue
@@ -87,8 +91,14 @@ def draw_drops(seed: int, setup: PaneSetup, height: int, width: int, p: PaneRain
         rs.append(radius)
         covered += math.pi * radius * radius
     n = len(rs)
-    return GlassDrops(np.asarray(xs), np.asarray(ys), np.asarray(rs), rng.integers(0, len(SHAPES), n),
-                      rng.integers(0, 2**31 - 1, n), rng.uniform(1.0, 1.2, n))
+    return GlassDrops(
+        np.asarray(xs),
+        np.asarray(ys),
+        np.asarray(rs),
+        rng.integers(0, len(SHAPES), n),
+        rng.integers(0, 2**31 - 1, n),
+        rng.uniform(1.0, 1.2, n),
+    )
 
 
 def render_pane_rain(clean: np.ndarray, seed: int, time_step: int, p: PaneRainParams, layers: bool = True) -> RainFrame:
@@ -105,12 +115,24 @@ def render_pane_rain(clean: np.ndarray, seed: int, time_step: int, p: PaneRainPa
     m, r, stats = render_glass_drops(image, drops, setup.camera, setup.glass, p.focus_m, p.look)
     final = (1 - m)[..., None] * image + r
     rainy = np.clip(np.rint(final * 255.0), 0, 255).astype(np.uint8)
-    info = {"preset": "pane", "time_step": time_step, "phase": "drops" if drops else "dry",
-            "pane": {"distance_m": round(setup.glass.distance_m, 4), "tilt_deg": round(setup.glass.tilt_deg, 2),
-                     "f_number": round(setup.camera.f_number, 2), "target_coverage": round(setup.coverage, 3)},
-            "drops": {"count": len(drops), "rendered": stats.rendered,
-                      "diameter_frac": _quantiles([2 * x / w for x in stats.radius_px or []]),
-                      "coc_px": _quantiles(stats.coc_px or []), "area_fraction": round(float((m > 1 / 255).mean()), 4)}}
+    info = {
+        "preset": "pane",
+        "time_step": time_step,
+        "phase": "drops" if drops else "dry",
+        "pane": {
+            "distance_m": round(setup.glass.distance_m, 4),
+            "tilt_deg": round(setup.glass.tilt_deg, 2),
+            "f_number": round(setup.camera.f_number, 2),
+            "target_coverage": round(setup.coverage, 3),
+        },
+        "drops": {
+            "count": len(drops),
+            "rendered": stats.rendered,
+            "diameter_frac": _quantiles([2 * x / w for x in stats.radius_px or []]),
+            "coc_px": _quantiles(stats.coc_px or []),
+            "area_fraction": round(float((m > 1 / 255).mean()), 4),
+        },
+    }
     return RainFrame(rainy, m > 1e-3, zeros3 if layers else None, r, info, m, zeros3 if layers else None)
 
 
@@ -121,22 +143,27 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
     return {"min": round(float(v.min()), 4), "median": round(float(np.median(v)), 4), "max": round(float(v.max()), 4)}
 
 
-class PaneRenderer:
+class PaneRenderer(ParamsRenderer):
     preset = "pane"
-
-    def __init__(self, params: PaneRainParams | None = None) -> None:
-        self.params = params or PaneRainParams()
-        self.num_steps = self.params.num_steps
-
-    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
-        return render_pane_rain(clean, seed, time_step, self.params, layers)
+    default_params = PaneRainParams
+    render_fn = staticmethod(render_pane_rain)
 
     def describe(self) -> dict[str, Any]:
         p = self.params
-        return {"preset": self.preset, "camera": asdict(p.camera), "distance_m": list(p.distance_m), "tilt_deg": list(p.tilt_deg),
-                "coverage": list(p.coverage), "diameter_median": p.diameter_median, "diameter_sigma": p.diameter_sigma,
-                "diameter_range": list(p.diameter_range), "f_number": list(p.f_number), "focus_m": p.focus_m,
-                "num_steps": p.num_steps, "look": asdict(p.look)}
+        return {
+            "preset": self.preset,
+            "focus_m": p.focus_m,
+            "camera": asdict(p.camera),
+            "distance_m": list(p.distance_m),
+            "tilt_deg": list(p.tilt_deg),
+            "coverage": list(p.coverage),
+            "diameter_median": p.diameter_median,
+            "diameter_sigma": p.diameter_sigma,
+            "diameter_range": list(p.diameter_range),
+            "f_number": list(p.f_number),
+            "num_steps": p.num_steps,
+            "look": asdict(p.look),
+        }
 
 
 @lru_cache(maxsize=8)

@@ -54,8 +54,12 @@ def merge_touching(drops: list[Drop]) -> tuple[list[Drop], int]:
                 if np.hypot(a.x - b.x, a.y - b.y) < a.radius + b.radius:
                     wa, wb = a.area, b.area
                     big = a if wa >= wb else b
-                    drops[i] = replace(big, x=(a.x * wa + b.x * wb) / (wa + wb), y=(a.y * wa + b.y * wb) / (wa + wb),
-                                       radius=float(np.sqrt(a.radius**2 + b.radius**2)))
+                    drops[i] = replace(
+                        big,
+                        x=(a.x * wa + b.x * wb) / (wa + wb),
+                        y=(a.y * wa + b.y * wb) / (wa + wb),
+                        radius=float(np.sqrt(a.radius**2 + b.radius**2)),
+                    )
                     del drops[j]
                     merges += 1
                     changed = True
@@ -65,7 +69,9 @@ def merge_touching(drops: list[Drop]) -> tuple[list[Drop], int]:
     return drops, merges
 
 
-def _step(drops: list[Drop], step: int, height: int, width: int, p: RainProcessParams, rng: np.random.Generator) -> tuple[list[Drop], int]:
+def _step(
+    drops: list[Drop], step: int, height: int, width: int, p: RainProcessParams, rng: np.random.Generator
+) -> tuple[list[Drop], int]:
     if step < p.drops_from:
         return [], 0
     moved: list[Drop] = []
@@ -74,8 +80,15 @@ def _step(drops: list[Drop], step: int, height: int, width: int, p: RainProcessP
         if d.radius > p.slide_radius_frac * width:  # heavy enough to run down, leaving a trail
             dy = p.slide_speed * d.radius
             for k in range(p.trail_drops):
-                moved.append(Drop(d.x + rng.normal(0, 0.1 * d.radius), d.y + dy * k / p.trail_drops, d.radius * 0.15,
-                                  "circle", int(rng.integers(1 << 31))))
+                moved.append(
+                    Drop(
+                        d.x + rng.normal(0, 0.1 * d.radius),
+                        d.y + dy * k / p.trail_drops,
+                        d.radius * 0.15,
+                        "circle",
+                        int(rng.integers(1 << 31)),
+                    )
+                )
             lost = sum(np.pi * (d.radius * 0.15) ** 2 for _ in range(p.trail_drops))
             d = replace(d, y=d.y + dy, radius=float(np.sqrt(max(d.area - lost, 1.0) / np.pi)), shape="egg", stretch=1.3)
         if d.y - d.radius < height:
@@ -83,12 +96,21 @@ def _step(drops: list[Drop], step: int, height: int, width: int, p: RainProcessP
     count = rng.poisson(p.arrivals_per_step)
     median = p.median_radius_frac * width
     for _ in range(count):
-        moved.append(Drop(float(rng.uniform(0, width)), float(rng.uniform(0, height)),
-                          float(median * rng.lognormal(0, 0.35)), SHAPES[int(rng.integers(3))], int(rng.integers(1 << 31))))
+        moved.append(
+            Drop(
+                float(rng.uniform(0, width)),
+                float(rng.uniform(0, height)),
+                float(median * rng.lognormal(0, 0.35)),
+                SHAPES[int(rng.integers(3))],
+                int(rng.integers(1 << 31)),
+            )
+        )
     return merge_touching(moved)
 
 
-def simulate_drops(height: int, width: int, seed: int, time_step: int, params: RainProcessParams = RainProcessParams()) -> list[list[Drop]]:
+def simulate_drops(
+    height: int, width: int, seed: int, time_step: int, params: RainProcessParams = RainProcessParams()
+) -> list[list[Drop]]:
     """The drops on the glass at every step 0..time_step (the history lets tests watch the process)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     history, drops = [], []

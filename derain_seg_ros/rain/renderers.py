@@ -1,9 +1,8 @@
 """The rain presets: which renderer turns (clean image, seed, time step) into a rainy frame.
 
 ``car`` (the default) renders rain as a car's camera sees it (rain/car.py: a camera model,
-defocused windscreen drops, Garg & Nayar streaks, a veil). ``legacy`` is the first renderer
-(rain/process.py: the paper's Raindrop-Cityscapes kind, streaks and sharp drops; also named
-``paper``), kept so that datasets made with it regenerate byte for byte. ``pane`` is the glass
+defocused windscreen drops, Garg & Nayar streaks, a veil). ``paper`` (also accepted as ``legacy``,
+its first name) is the paper's Raindrop-Cityscapes kind (rain/process.py: streaks and sharp drops). ``pane`` is the glass
 pane a few centimetres in front of the lens that the paper's real set was taken through (rain/pane.py).
 """
 
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from derain_seg_ros.rain.car import CarRenderer, car_params
-from derain_seg_ros.rain.frame import RainFrame
+from derain_seg_ros.rain.frame import ParamsRenderer, RainFrame
 from derain_seg_ros.rain.pane import PaneRenderer, pane_params
 from derain_seg_ros.rain.process import RainProcessParams, render_rainy
 
@@ -32,24 +31,23 @@ class RainRenderer(Protocol):
         """The renderer's fixed parameters, JSON-ready, for the manifest."""
 
 
-class LegacyRenderer:
-    preset = "legacy"
+def _render_paper(clean: np.ndarray, seed: int, time_step: int, params: RainProcessParams, layers: bool) -> RainFrame:
+    del layers  # this renderer always has its layers
+    return render_rainy(clean, seed, time_step, params)
 
-    def __init__(self, params: RainProcessParams | None = None) -> None:
-        self.params = params or RainProcessParams()
-        self.num_steps = self.params.num_steps
 
-    def render(self, clean: np.ndarray, seed: int, time_step: int, layers: bool = True) -> RainFrame:
-        del layers  # the legacy renderer always has its layers
-        return render_rainy(clean, seed, time_step, self.params)
+class PaperRenderer(ParamsRenderer):
+    preset = "paper"
+    default_params = RainProcessParams
+    render_fn = staticmethod(_render_paper)
 
     def describe(self) -> dict[str, Any]:
         return {"preset": self.preset, **asdict(self.params)}
 
 
-def _legacy(focus: str, camera: str) -> RainRenderer:
-    del focus, camera  # the legacy renderer has a fixed look
-    return LegacyRenderer()
+def _paper(focus: str, camera: str) -> RainRenderer:
+    del focus, camera  # the paper's renderer has a fixed look
+    return PaperRenderer()
 
 
 def _car(focus: str, camera: str) -> RainRenderer:
@@ -61,7 +59,12 @@ def _pane(focus: str, camera: str) -> RainRenderer:
     return PaneRenderer(pane_params(camera))
 
 
-PRESETS: dict[str, Callable[[str, str], RainRenderer]] = {"car": _car, "legacy": _legacy, "paper": _legacy, "pane": _pane}
+PRESETS: dict[str, Callable[[str, str], RainRenderer]] = {
+    "car": _car,
+    "paper": _paper,
+    "legacy": _paper,  # the paper preset's first name
+    "pane": _pane,
+}
 
 
 def make_renderer(preset: str = "car", focus: str = "far", camera: str = "car") -> RainRenderer:

@@ -24,7 +24,7 @@ class StreakParams:
     blur_sigma: float = 0.6
 
     @classmethod
-    def preset(cls, name: str, rng: np.random.Generator | None = None) -> "StreakParams":
+    def preset(cls, name: str, rng: np.random.Generator | None = None) -> StreakParams:
         """A density class; with ``rng`` the angle and the numbers vary a little around it."""
         if name not in PRESETS:
             raise ValueError(f"unknown streak density {name!r}; choose one of {sorted(PRESETS)}")

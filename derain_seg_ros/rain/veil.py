@@ -37,7 +37,7 @@ class VeilParams:
     highlight: float = 0.85  # luminance above which a pixel is a light source for the glare
 
     @classmethod
-    def for_rain(cls, rain_mmh: float, glare: bool = True) -> "VeilParams":
+    def for_rain(cls, rain_mmh: float, glare: bool = True) -> VeilParams:
         """The veil of a rain rate: extinction 0.2 R^0.75 per km, wet-glass scatter 0.25 (1 - exp(-R / 25))."""
         scatter = 0.25 * (1 - math.exp(-max(rain_mmh, 0.0) / 25.0))
         return cls(0.2 * max(rain_mmh, 0.0) ** 0.75, scatter, 1.5 * scatter if glare else 0.0)
@@ -47,12 +47,14 @@ def depth_prior(height: int, width: int, camera: Camera, p: VeilParams) -> np.nd
     """Depth per row (H x 1, metres) of a flat road seen from ``camera_height_m``; the horizon and above: ``max_depth_m``."""
     _, fy, _, cy = camera.intrinsics(height, width)
     below = np.arange(height, dtype=np.float64)[:, None] - cy
-    return np.where(below > 0, np.minimum(p.camera_height_m * fy / np.maximum(below, 1e-6), p.max_depth_m), p.max_depth_m)
+    return np.where(
+        below > 0, np.minimum(p.camera_height_m * fy / np.maximum(below, 1e-6), p.max_depth_m), p.max_depth_m
+    )
 
 
 def airlight(image: np.ndarray) -> np.ndarray:
     """The rain's airlight: a bright neutral grey from the upper part of the frame (the sky, when there is one)."""
-    top = image[: max(1, image.shape[0] // 3): 4, ::4]  # every 4th pixel: plenty for a mean and a percentile
+    top = image[: max(1, image.shape[0] // 3) : 4, ::4]  # every 4th pixel: plenty for a mean and a percentile
     lum = cv2.cvtColor(np.ascontiguousarray(top), cv2.COLOR_RGB2GRAY)
     level = float(np.clip(0.5 * lum.mean() + 0.5 * np.percentile(lum, 90), 0.45, 0.95))
     return np.full(3, level, np.float32)

@@ -64,12 +64,15 @@ def project(camera: Camera, height: int, width: int, points: np.ndarray) -> np.n
     return np.stack([cx + fx * points[..., 0] / points[..., 2], cy + fy * points[..., 1] / points[..., 2]], -1)
 
 
-def glass_to_pixel(camera: Camera, glass: Windscreen, height: int, width: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def glass_to_pixel(
+    camera: Camera, glass: Windscreen, height: int, width: int, u: np.ndarray, v: np.ndarray
+) -> np.ndarray:
     return project(camera, height, width, glass.glass_to_camera(u, v))
 
 
-def pixel_to_glass(camera: Camera, glass: Windscreen, height: int, width: int, xs: np.ndarray, ys: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def pixel_to_glass(
+    camera: Camera, glass: Windscreen, height: int, width: int, xs: np.ndarray, ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Glass coordinates (u, v) seen at pixels, the camera-space points, and which pixels see the glass at all."""
     rays = pixel_rays(camera, height, width, np.asarray(xs, np.float64), np.asarray(ys, np.float64))
     t, hits = glass.rays_to_glass(rays)
@@ -79,7 +82,9 @@ def pixel_to_glass(camera: Camera, glass: Windscreen, height: int, width: int, x
     return rel @ e_u, rel @ e_v, points, hits
 
 
-def visible_glass(camera: Camera, glass: Windscreen, height: int, width: int, samples: int = 33) -> tuple[float, float, float, float]:
+def visible_glass(
+    camera: Camera, glass: Windscreen, height: int, width: int, samples: int = 33
+) -> tuple[float, float, float, float]:
     """(u0, u1, v0, v1): the glass rectangle the image sees (rays past the range are left out)."""
     xs = np.linspace(-0.5, width - 0.5, samples)
     ys = np.linspace(-0.5, height - 0.5, samples)

@@ -41,10 +41,17 @@ class CameraMonitor:
         if window < 1:
             raise ValueError(f"window must be at least 1 snapshot, got {window}")
         self.min_rate_hz = min_rate_hz
-        self._history: deque[tuple[float, dict[str, int]]] = deque([(start, dict.fromkeys(COUNTERS, 0))], maxlen=window + 1)
+        self._history: deque[tuple[float, dict[str, int]]] = deque(
+            [(start, dict.fromkeys(COUNTERS, 0))], maxlen=window + 1
+        )
 
-    def update(self, now: float, counts: Mapping[str, int], latencies: Sequence[tuple[float, float]] = (),
-               ages: Sequence[tuple[float, float]] = ()) -> Status:
+    def update(
+        self,
+        now: float,
+        counts: Mapping[str, int],
+        latencies: Sequence[tuple[float, float]] = (),
+        ages: Sequence[tuple[float, float]] = (),
+    ) -> Status:
         """``counts``: cumulative counters; ``latencies``: (time done, seconds from arrival) of recent
         frames; ``ages``: (time done, seconds from the header stamp to publishing: end to end)."""
         self._history.append((now, {k: int(counts.get(k, 0)) for k in COUNTERS}))
@@ -54,17 +61,29 @@ class CameraMonitor:
         in_hz, out_hz = window["received"] / span, window["processed"] / span
         lat = np.array([s for t, s in latencies if t0 < t <= t1], dtype=np.float64) * 1000.0
         values: dict[str, float | int] = {
-            "window (s)": span, "input rate (Hz)": in_hz, "output rate (Hz)": out_hz,
+            "window (s)": span,
+            "input rate (Hz)": in_hz,
+            "output rate (Hz)": out_hz,
             **{f"{k} in window": v for k, v in window.items()},
             **{f"{k} since start": new[k] for k in COUNTERS},
         }
         if lat.size:
-            values.update({"latency mean (ms)": float(lat.mean()), "latency p50 (ms)": float(np.percentile(lat, 50)),
-                           "latency p99 (ms)": float(np.percentile(lat, 99)), "latency max (ms)": float(lat.max())})
+            values.update(
+                {
+                    "latency mean (ms)": float(lat.mean()),
+                    "latency p50 (ms)": float(np.percentile(lat, 50)),
+                    "latency p99 (ms)": float(np.percentile(lat, 99)),
+                    "latency max (ms)": float(lat.max()),
+                }
+            )
         age = np.array([s for t, s in ages if t0 < t <= t1], dtype=np.float64) * 1000.0
         if age.size:
-            values.update({"stamp to publish p50 (ms)": float(np.percentile(age, 50)),
-                           "stamp to publish max (ms)": float(age.max())})
+            values.update(
+                {
+                    "stamp to publish p50 (ms)": float(np.percentile(age, 50)),
+                    "stamp to publish max (ms)": float(age.max()),
+                }
+            )
         level, message = self._judge(window, span, out_hz, new["received"])
         return Status(level, message, {k: _fmt(v) for k, v in values.items()})
 
@@ -96,10 +115,18 @@ def engine_status(choice: Any, asked_backend: str) -> Status:
         cache = f"not used (runs {spec.checkpoint.name})"
     else:
         cache = getattr(engine, "cache_state", "") or f"exported graph in {spec.cache}"
-    values = {"backend": engine.name, "backend asked": asked_backend, "precision": spec.precision,
-              "precision asked": asked.precision, "device": str(device), "CUDA graph": str(bool(spec.cuda_graph)).lower(),
-              "engine cache": cache, "weights": spec.checkpoint.name if spec.checkpoint else f"random (seed {spec.seed})",
-              "changed": choice.note or "-", "skipped": "; ".join(choice.skipped) or "-"}
+    values = {
+        "backend": engine.name,
+        "backend asked": asked_backend,
+        "precision": spec.precision,
+        "precision asked": asked.precision,
+        "device": str(device),
+        "CUDA graph": str(bool(spec.cuda_graph)).lower(),
+        "engine cache": cache,
+        "weights": spec.checkpoint.name if spec.checkpoint else f"random (seed {spec.seed})",
+        "changed": choice.note or "-",
+        "skipped": "; ".join(choice.skipped) or "-",
+    }
     if choice.changed:
         why = "; ".join([*choice.skipped, *([choice.note] if choice.note else [])])
         return Status(WARN, f"running {engine.name} {spec.precision} on {device}, not as asked ({why})", values)

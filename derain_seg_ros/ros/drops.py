@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
-
 RESTART_NS = 10 * 10**9  # a jump this large either way is a new recording (a bag replayed), not a loss
+
+
+def median(values) -> float:
+    """``np.median`` of a few integers, in plain Python: this runs for every message (~10x cheaper than numpy
+    on a deque of 16, and the same value: the middle one, or the mean of the two middle ones)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return float(ordered[half]) if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
 class StampGaps:
@@ -35,7 +41,7 @@ class StampGaps:
         self._last = stamp_ns
         missing = 0
         if len(self._deltas) >= self.settle:
-            period = float(np.median(self._deltas))
+            period = median(self._deltas)
             if period > 0 and delta > self.tolerance * period:
                 missing = max(0, round(delta / period) - 1)
         self._deltas.append(delta)

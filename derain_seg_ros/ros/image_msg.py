@@ -18,22 +18,41 @@ U8, U16 = np.dtype(np.uint8), np.dtype(np.uint16)
 # encoding -> (channels, dtype): 4:2:2 YUV holds 2 bytes per pixel (as 2 channels), the 4:2:0 planar
 # ones (nv12, nv21) a W-byte luma row per pixel row plus half as many rows of interleaved chroma.
 ENCODINGS: dict[str, tuple[int, np.dtype]] = {
-    "rgb8": (3, U8), "bgr8": (3, U8), "rgba8": (4, U8), "bgra8": (4, U8), "mono8": (1, U8), "mono16": (1, U16),
+    **dict.fromkeys(("rgb8", "bgr8"), (3, U8)),
+    **dict.fromkeys(("rgba8", "bgra8"), (4, U8)),
+    "mono8": (1, U8),
+    "mono16": (1, U16),
     **{f"bayer_{p}8": (1, U8) for p in ("rggb", "bggr", "gbrg", "grbg")},
     **{f"bayer_{p}16": (1, U16) for p in ("rggb", "bggr", "gbrg", "grbg")},
-    "yuv422": (2, U8), "uyvy": (2, U8), "yuv422_yuy2": (2, U8), "yuyv": (2, U8), "nv12": (1, U8), "nv21": (1, U8),
+    **dict.fromkeys(("yuv422", "uyvy", "yuv422_yuy2", "yuyv"), (2, U8)),
+    **dict.fromkeys(("nv12", "nv21"), (1, U8)),
 }
 # ROS names the 2x2 pattern from the top-left pixel; OpenCV names it from the second row/column.
 BAYER_TO_RGB = {
-    f"bayer_{ros}{bits}": code for bits in (8, 16) for ros, code in (
-        ("rggb", cv2.COLOR_BayerBG2RGB), ("bggr", cv2.COLOR_BayerRG2RGB),
-        ("gbrg", cv2.COLOR_BayerGR2RGB), ("grbg", cv2.COLOR_BayerGB2RGB))
+    f"bayer_{ros}{bits}": code
+    for bits in (8, 16)
+    for ros, code in (
+        ("rggb", cv2.COLOR_BayerBG2RGB),
+        ("bggr", cv2.COLOR_BayerRG2RGB),
+        ("gbrg", cv2.COLOR_BayerGR2RGB),
+        ("grbg", cv2.COLOR_BayerGB2RGB),
+    )
 }
 # sensor_msgs' "yuv422" is UYVY byte order (usb_cam, many GMSL drivers); "yuv422_yuy2" is YUYV (v4l2_camera).
-TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB,
-          "yuv422": cv2.COLOR_YUV2RGB_UYVY, "uyvy": cv2.COLOR_YUV2RGB_UYVY,
-          "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2, "yuyv": cv2.COLOR_YUV2RGB_YUY2,
-          "nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21}
+TO_RGB = {
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+    "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+    "uyvy": cv2.COLOR_YUV2RGB_UYVY,
+    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
+    "yuyv": cv2.COLOR_YUV2RGB_YUY2,
+    "nv12": cv2.COLOR_YUV2RGB_NV12,
+    "nv21": cv2.COLOR_YUV2RGB_NV21,
+}
+# OpenCV >= 4.10 decodes straight to RGB (the same pixels, without a BGR image and a conversion per frame).
+IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
 PLANAR_420 = ("nv12", "nv21")
 CHROMA_PAIRS = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv", *PLANAR_420)  # chroma shared by 2 columns: even width
 
@@ -58,8 +77,10 @@ def image_to_array(msg: Any) -> np.ndarray:
     if height <= 0 or width <= 0:
         raise ImageMessageError(f"empty image ({height}x{width})")
     if encoding in CHROMA_PAIRS and (width % 2 or (encoding in PLANAR_420 and height % 2)):
-        raise ImageMessageError(f"{encoding} needs an even {'width and height' if encoding in PLANAR_420 else 'width'}, "
-                                f"got {height}x{width}")
+        raise ImageMessageError(
+            f"{encoding} needs an even {'width and height' if encoding in PLANAR_420 else 'width'}, "
+            f"got {height}x{width}"
+        )
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageMessageError(f"step {step} is shorter than a row of {width} {encoding} pixels ({row_bytes} bytes)")
@@ -94,10 +115,10 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
     data = _raw_bytes(msg.data)
     if data.size == 0:
         raise ImageMessageError("compressed image with no data")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(data, IMREAD_RGB or cv2.IMREAD_COLOR)
     if image is None:
         raise ImageMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if IMREAD_RGB else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def message_to_rgb(msg: Any) -> np.ndarray:
@@ -120,8 +141,14 @@ def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
         raise ImageMessageError(f"{encoding} needs {channels} channels, got {array.shape}")
     height, width = array.shape[:2]
     little = array.astype(dtype.newbyteorder("<"), copy=False)
-    return {"height": height, "width": width, "encoding": encoding, "is_bigendian": 0,
-            "step": width * channels * dtype.itemsize, "data": little.reshape(-1).view(np.uint8)}
+    return {
+        "height": height,
+        "width": width,
+        "encoding": encoding,
+        "is_bigendian": 0,
+        "step": width * channels * dtype.itemsize,
+        "data": little.reshape(-1).view(np.uint8),
+    }
 
 
 def rgb_to_compressed_data(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> np.ndarray:

@@ -22,6 +22,7 @@ from functools import partial
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
@@ -33,10 +34,26 @@ from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.ros.diagnostics import COUNTERS, CameraMonitor, engine_status
 from derain_seg_ros.ros.image_msg import compressed_to_rgb, image_fields, image_to_rgb
 from derain_seg_ros.ros.node_core import NodeCore, Result, describe_exception
-from derain_seg_ros.ros.outputs import CAMERA_INFO_IN, CAMERA_INFO_OUT, COMPRESSED, ENCODING, LABEL_RAW, input_topic, \
-    output_topic
-from derain_seg_ros.ros.params import SPECS, TRANSPORTS, NodeParams, ParameterError, Spec, camera_problems, \
-    transport_parameter, typed_values, validate
+from derain_seg_ros.ros.outputs import (
+    CAMERA_INFO_IN,
+    CAMERA_INFO_OUT,
+    COMPRESSED,
+    ENCODING,
+    LABEL_RAW,
+    input_topic,
+    output_topic,
+)
+from derain_seg_ros.ros.params import (
+    SPECS,
+    TRANSPORTS,
+    NodeParams,
+    ParameterError,
+    Spec,
+    camera_problems,
+    transport_parameter,
+    typed_values,
+    validate,
+)
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.factory import EngineChoice, choose_engine
 from derain_seg_ros.runtime.raw_labels import rainy_segmenter
@@ -47,17 +64,44 @@ NAME = "derain_seg_node"
 SHUTDOWN_TIMEOUT_S = 2.5  # for an inference in flight; ros2 launch escalates after 5 s, and exiting takes ~1 s more
 LOG_PERIOD_S = 5.0  # at most one line per kind of per-frame problem and camera in this time
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-PARAMETER_TYPES = {"bool": ParameterType.PARAMETER_BOOL, "integer": ParameterType.PARAMETER_INTEGER,
-                   "double": ParameterType.PARAMETER_DOUBLE, "string": ParameterType.PARAMETER_STRING,
-                   "string_array": ParameterType.PARAMETER_STRING_ARRAY}
+
+
+def output_events() -> PublisherEventCallbacks:
+    """No QoS event handlers on the node's own publishers (outputs, camera_info, /diagnostics).
+
+    rclpy gives every publisher two by default (incompatible QoS, incompatible type), and the
+    SingleThreadedExecutor puts each one in the wait set it rebuilds on every wake-up, i.e. for every
+    camera message: for the 9 publishers of two cameras that was ~80 us of the executor thread per
+    message, four times the frame callback itself. A subscriber that asks for an incompatible QoS or
+    type still says so on its own side (rclcpp, rclpy and rviz subscriptions warn by default); the
+    input subscriptions keep rclpy's handlers, so a camera the node cannot hear is still logged here.
+    """
+    return PublisherEventCallbacks(use_default_callbacks=False)
+
+
+PARAMETER_TYPES = {
+    "bool": ParameterType.PARAMETER_BOOL,
+    "integer": ParameterType.PARAMETER_INTEGER,
+    "double": ParameterType.PARAMETER_DOUBLE,
+    "string": ParameterType.PARAMETER_STRING,
+    "string_array": ParameterType.PARAMETER_STRING_ARRAY,
+}
 
 
 def engine_spec(params: NodeParams, stop=None) -> EngineSpec:
     """What the node asks for: a named backend runs as asked or not at all unless ``fallback``; ``auto`` falls back."""
-    return EngineSpec(params.backend, resolve_checkpoint(params.checkpoint or None), precision=params.precision,
-                      size=params.process_size, batch=params.batch, device=params.device or None,
-                      cuda_graph=params.cuda_graph, cache_dir=params.engine_cache_dir or None,
-                      fallback=params.backend == "auto" or params.fallback, stop=stop)
+    return EngineSpec(
+        params.backend,
+        resolve_checkpoint(params.checkpoint or None),
+        precision=params.precision,
+        size=params.process_size,
+        batch=params.batch,
+        device=params.device or None,
+        cuda_graph=params.cuda_graph,
+        cache_dir=params.engine_cache_dir or None,
+        fallback=params.backend == "auto" or params.fallback,
+        stop=stop,
+    )
 
 
 def build_engine(params: NodeParams, stop=None) -> EngineChoice:
@@ -69,8 +113,12 @@ def build_engine(params: NodeParams, stop=None) -> EngineChoice:
 def descriptor(spec: Spec, description: str | None = None) -> ParameterDescriptor:
     """Statically typed (``ros2 param describe`` shows the type), with the spec's range as a range;
     read-only: parameters are read once, so a ``ros2 param set`` that changed nothing is refused."""
-    d = ParameterDescriptor(description=description or spec.description, additional_constraints=spec.constraints(),
-                            read_only=True, type=PARAMETER_TYPES[spec.kind])
+    d = ParameterDescriptor(
+        description=description or spec.description,
+        additional_constraints=spec.constraints(),
+        read_only=True,
+        type=PARAMETER_TYPES[spec.kind],
+    )
     if spec.kind == "integer":
         d.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=0)]
     elif spec.kind == "double":
@@ -110,8 +158,9 @@ class DerainSegStages:
             self.declare_parameter(s.name, typed[s.name], descriptor(s), ignore_override=True)
         for cam in cameras:
             name = transport_parameter(cam)
-            self.declare_parameter(name, values[name], descriptor(TRANSPORT_SPEC, f"input transport of camera {cam}"),
-                                   ignore_override=True)
+            self.declare_parameter(
+                name, values[name], descriptor(TRANSPORT_SPEC, f"input transport of camera {cam}"), ignore_override=True
+            )
         self._declared = [s.name for s in SPECS] + [transport_parameter(cam) for cam in cameras]
         return params
 
@@ -123,9 +172,11 @@ class DerainSegStages:
         self.segment_rainy = rainy_segmenter(choice.engine) if LABEL_RAW in p.outputs else None
         if LABEL_RAW in p.outputs and self.segment_rainy is None:
             choice.engine.close()
-            raise ParameterError(f"publish_label_raw runs the segmenter on the rainy frame, which only the torch backend "
-                                 f"can do (the {choice.engine.name} engine is one compiled graph); set backend: torch "
-                                 "or publish_label_raw: false")
+            raise ParameterError(
+                f"publish_label_raw runs the segmenter on the rainy frame, which only the torch backend "
+                f"can do (the {choice.engine.name} engine is one compiled graph); set backend: torch "
+                "or publish_label_raw: false"
+            )
         self.choice = choice
         summary = choice.summary() if choice.spec is not None else choice.engine.name
         self.get_logger().info(f"engine {choice.engine.name} ready in {time.perf_counter() - started:.1f} s: {summary}")
@@ -133,31 +184,62 @@ class DerainSegStages:
             self.get_logger().warning(f"backend {p.backend} asked; running {summary}")
         self.camera_info: dict[str, CameraInfo | None] = dict.fromkeys(p.cameras)
         self.monitors: dict[str, CameraMonitor] = {}
-        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10, event_callbacks=output_events())
         self.diagnostics_timer = self.create_timer(p.diagnostics_period_s, self._publish_diagnostics)
 
     # -- activate / deactivate -----------------------------------------------------------------------
     def activate(self) -> None:
         p = self.params
-        self.pubs = {(cam, topic): self.create_publisher(Image, output_topic(cam, topic), OUTPUT_QOS)
-                     for cam in p.cameras for topic in p.outputs}
-        self.info_pubs = {cam: self.create_publisher(CameraInfo, output_topic(cam, CAMERA_INFO_OUT), OUTPUT_QOS)
-                          for cam in p.cameras}
+        self.pubs = {
+            (cam, topic): self.create_publisher(
+                Image, output_topic(cam, topic), OUTPUT_QOS, event_callbacks=output_events()
+            )
+            for cam in p.cameras
+            for topic in p.outputs
+        }
+        self.info_pubs = {
+            cam: self.create_publisher(
+                CameraInfo, output_topic(cam, CAMERA_INFO_OUT), OUTPUT_QOS, event_callbacks=output_events()
+            )
+            for cam in p.cameras
+        }
         self.published = {key: 0 for key in self.pubs}  # per output: messages sent (lazy outputs send none)
-        self.core = NodeCore(self.choice.engine, list(p.cameras), self._publish, process_size=p.process_size,
-                             overlay_alpha=p.overlay_alpha, wanted=self._wanted, logger=self.get_logger(),
-                             log_period_s=LOG_PERIOD_S, stamp_ns=stamp_ns, age=self._age,
-                             segment_rainy=self.segment_rainy, on_crash=self._crash)
-        input_qos = qos_profile_sensor_data if p.input_reliability == "best_effort" else \
-            QoSProfile(depth=qos_profile_sensor_data.depth, reliability=ReliabilityPolicy.RELIABLE)
+        self.core = NodeCore(
+            self.choice.engine,
+            list(p.cameras),
+            self._publish,
+            process_size=p.process_size,
+            overlay_alpha=p.overlay_alpha,
+            wanted=self._wanted,
+            logger=self.get_logger(),
+            log_period_s=LOG_PERIOD_S,
+            stamp_ns=stamp_ns,
+            age=self._age,
+            segment_rainy=self.segment_rainy,
+            on_crash=self._crash,
+        )
+        input_qos = (
+            qos_profile_sensor_data
+            if p.input_reliability == "best_effort"
+            else QoSProfile(depth=qos_profile_sensor_data.depth, reliability=ReliabilityPolicy.RELIABLE)
+        )
         self.subs = []
         for cam in p.cameras:
             compressed = p.transports[cam] == COMPRESSED
             topic = input_topic(cam, p.transports[cam], p.input_topic)
-            self.subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, partial(
-                self._on_frame, cam, compressed_to_rgb if compressed else image_to_rgb), input_qos))
-            self.subs.append(self.create_subscription(CameraInfo, f"{cam}/{CAMERA_INFO_IN}", partial(self._on_camera_info, cam),
-                                                      qos_profile_sensor_data))
+            self.subs.append(
+                self.create_subscription(
+                    CompressedImage if compressed else Image,
+                    topic,
+                    partial(self._on_frame, cam, compressed_to_rgb if compressed else image_to_rgb),
+                    input_qos,
+                )
+            )
+            self.subs.append(
+                self.create_subscription(
+                    CameraInfo, f"{cam}/{CAMERA_INFO_IN}", partial(self._on_camera_info, cam), qos_profile_sensor_data
+                )
+            )
         now = time.monotonic()
         self.monitors = {cam: CameraMonitor(now, p.diagnostics_window, p.min_rate_hz) for cam in p.cameras}
         inputs = ", ".join(input_topic(cam, p.transports[cam], p.input_topic) for cam in p.cameras)
@@ -205,7 +287,9 @@ class DerainSegStages:
 
     def _wanted(self, camera: str) -> set[str]:
         """Outputs with a subscriber now: nothing is computed or sent for the others."""
-        return {topic for (cam, topic), pub in list(self.pubs.items()) if cam == camera and pub.get_subscription_count() > 0}
+        return {
+            topic for (cam, topic), pub in list(self.pubs.items()) if cam == camera and pub.get_subscription_count() > 0
+        }
 
     def _age(self, header) -> float | None:
         """Seconds from the frame's stamp to now on the node's clock (sim time when use_sim_time): end to end."""
@@ -241,15 +325,20 @@ class DerainSegStages:
             msg.status.append(diagnostic(f"{name}: engine", self.choice.engine.name, status))
         core = self.core
         now = time.monotonic()
-        for cam, (counts, latencies, ages) in (core.snapshot().items() if core is not None else ()):
+        for cam, (counts, latencies, ages) in core.snapshot().items() if core is not None else ():
             status = self.monitors[cam].update(now, counts, latencies, ages)
             msg.status.append(diagnostic(f"{name}: {cam}", cam, status))
         self.diagnostics.publish(msg)
 
 
 def diagnostic(name: str, hardware_id: str, status) -> DiagnosticStatus:
-    return DiagnosticStatus(level=bytes([status.level]), name=name, hardware_id=hardware_id, message=status.message,
-                            values=[KeyValue(key=k, value=v) for k, v in status.values.items()])
+    return DiagnosticStatus(
+        level=bytes([status.level]),
+        name=name,
+        hardware_id=hardware_id,
+        message=status.message,
+        values=[KeyValue(key=k, value=v) for k, v in status.values.items()],
+    )
 
 
 def stamp_ns(header) -> int:

@@ -74,8 +74,16 @@ class CameraStats:
 
     def summary(self) -> dict[str, float]:
         lat = np.array([s for _, s in self.latencies], dtype=np.float64) * 1000
-        timing = {"latency_mean_ms": float(lat.mean()), "latency_p50_ms": float(np.percentile(lat, 50)),
-                  "latency_p99_ms": float(np.percentile(lat, 99)), "latency_max_ms": float(lat.max())} if lat.size else {}
+        timing = (
+            {
+                "latency_mean_ms": float(lat.mean()),
+                "latency_p50_ms": float(np.percentile(lat, 50)),
+                "latency_p99_ms": float(np.percentile(lat, 99)),
+                "latency_max_ms": float(lat.max()),
+            }
+            if lat.size
+            else {}
+        )
         age = np.array([s for _, s in self.ages], dtype=np.float64) * 1000
         if age.size:
             timing.update({"age_p50_ms": float(np.percentile(age, 50)), "age_max_ms": float(age.max())})
@@ -117,13 +125,23 @@ class Throttle:
 
 
 class NodeCore:
-    def __init__(self, engine: Engine, cameras: list[str], publish: Callable[[Result], None], *,
-                 process_size: tuple[int, int] | None = None, overlay_alpha: float = 0.5,
-                 wanted: Callable[[str], Collection[str]] = lambda camera: OUTPUT_TOPICS,
-                 logger: Logger | None = None, log_period_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 stamp_ns: Callable[[Any], int] | None = None, age: Callable[[Any], float] | None = None,
-                 segment_rainy: Callable[[list[np.ndarray]], np.ndarray] | None = None,
-                 on_crash: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cameras: list[str],
+        publish: Callable[[Result], None],
+        *,
+        process_size: tuple[int, int] | None = None,
+        overlay_alpha: float = 0.5,
+        wanted: Callable[[str], Collection[str]] = lambda camera: OUTPUT_TOPICS,
+        logger: Logger | None = None,
+        log_period_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        stamp_ns: Callable[[Any], int] | None = None,
+        age: Callable[[Any], float] | None = None,
+        segment_rainy: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+        on_crash: Callable[[str], None] | None = None,
+    ) -> None:
         """``stamp_ns(header)``: the header's stamp, to count frames lost before they arrived;
         ``age(header)``: seconds from the header's stamp to now (end-to-end latency, on the node's clock);
         ``segment_rainy``: the segmenter on rainy frames, for ``label_raw``; ``on_crash``: a thread died."""
@@ -138,7 +156,13 @@ class NodeCore:
         self.engine_calls = 0
         self.crashed: str | None = None  # why a thread died
         self._slots: dict[str, Frame | None] = {cam: None for cam in cameras}
-        self._cond = threading.Condition()
+        # One lock, three conditions, so that a frame arriving (30 times a second per camera) wakes only the
+        # inference thread, and only when it waits for a frame: ``_cond`` for the counters (``wait_for``),
+        # ``_work`` for the inference thread's frames, ``_handover`` between the inference and post threads.
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)
+        self._work = threading.Condition(lock)
+        self._handover = threading.Condition(lock)
         self._stop = False
         # Inference -> post-processing: one inferred batch waits here while the next one is inferred.
         self._inferred: Inferred | None = None
@@ -153,14 +177,23 @@ class NodeCore:
     def _count(self, camera: str, counter: str, n: int = 1) -> None:
         with self._cond:
             self.stats[camera].counts[counter] += n
+            self._cond.notify_all()
+
+    def _wake_all(self) -> None:
+        """Called holding the lock, for what every thread must see (stop, close, a thread ended)."""
+        for cond in (self._cond, self._work, self._handover):
+            cond.notify_all()
 
     def submit(self, camera: str, decode: Callable[[], np.ndarray], header: Any) -> bool:
         """Queue one frame, undecoded; True if it waits for the engine. Never raises for a bad message:
         ``decode`` runs later, in the inference thread, and a failure there is counted as rejected."""
         now = self.clock()
         stamp = self.stamp_ns(header) if self.stamp_ns is not None else None
-        wanted = self.wanted(camera)  # no subscriber to any output: no inference (asked outside the lock: it may ask DDS)
-        with self._cond:  # received and idle move together: a snapshot never sees one without the other
+        wanted = self.wanted(
+            camera
+        )  # no subscriber to any output: no inference (asked outside the lock: it may ask DDS)
+        # One lock hold per message: received moves with idle or dropped, a snapshot never sees one without the other.
+        with self._cond:
             if self._stop:
                 return False
             counts = self.stats[camera].counts
@@ -169,13 +202,14 @@ class NodeCore:
                 counts["lost"] += self.gaps[camera].observe(stamp)
             if not wanted:
                 counts["idle"] += 1
-                return False
-        with self._cond:
-            if self._slots[camera] is not None:
-                self.stats[camera].counts["dropped"] += 1
-            self._slots[camera] = Frame(camera, decode, header, now)
-            self._cond.notify_all()
-        return True
+            else:
+                if self._slots[camera] is not None:
+                    counts["dropped"] += 1  # the inference thread is busy: it is not waiting, nothing to wake
+                else:
+                    self._work.notify()
+                self._slots[camera] = Frame(camera, decode, header, now)
+            self._cond.notify_all()  # wait_for callers only (the worker threads wait on their own conditions)
+        return bool(wanted)
 
     def _decoded(self, frame: Frame) -> np.ndarray | None:
         """The frame at the processing size, or None (counted, logged) for a message that cannot be decoded."""
@@ -192,16 +226,16 @@ class NodeCore:
         self.crashed = f"the {where} thread died: {describe_exception(exc)}"
         with self._cond:
             self._stop = True
-            self._cond.notify_all()
+            self._wake_all()
         if self.on_crash is not None:
             self.on_crash(self.crashed)
         else:
             self.log("error", "crash", self.crashed)
 
     def _take(self) -> list[Frame] | None:
-        with self._cond:
+        with self._work:
             while not self._stop and all(f is None for f in self._slots.values()):
-                self._cond.wait()
+                self._work.wait()
             if self._stop:
                 return None
             frames = [f for f in self._slots.values() if f is not None]
@@ -218,13 +252,13 @@ class NodeCore:
                 for group in groups.values():
                     step = max(1, self.engine.max_batch)
                     for start in range(0, len(group), step):
-                        self._infer(group[start:start + step])
+                        self._infer(group[start : start + step])
         except Exception as exc:  # a bug, not a bad frame: the node must end and say so, not run on deaf
             self._crashed("inference", exc)
         finally:
             with self._cond:
                 self._infer_done = True
-                self._cond.notify_all()
+                self._wake_all()
 
     def _infer(self, batch: list[tuple[Frame, np.ndarray]]) -> None:
         try:
@@ -237,17 +271,18 @@ class NodeCore:
                 self._count(frame.camera, "failed")
             self.log("error", "engine", f"engine failed on {len(batch)} frame(s): {type(exc).__name__}: {exc}")
             return
-        with self._cond:
+        with self._handover:
             self.engine_calls += 1
-            self._cond.wait_for(lambda: self._inferred is None or self._closed)
+            self._handover.wait_for(lambda: self._inferred is None or self._closed)
             self._inferred = Inferred([frame for frame, _ in batch], out, raw)
+            self._handover.notify_all()
             self._cond.notify_all()
 
     def _next_inferred(self) -> Inferred | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._inferred is not None or self._infer_done or self._closed)
+        with self._handover:
+            self._handover.wait_for(lambda: self._inferred is not None or self._infer_done or self._closed)
             item, self._inferred = (None, self._inferred) if self._closed else (self._inferred, None)
-            self._cond.notify_all()
+            self._handover.notify_all()
             return item
 
     def _post_loop(self) -> None:
@@ -260,10 +295,14 @@ class NodeCore:
         except Exception as exc:
             self._crashed("post-processing", exc)
 
-    def _finish_one(self, frame: Frame, derained: np.ndarray, labels: np.ndarray, raw_labels: np.ndarray | None) -> bool:
+    def _finish_one(
+        self, frame: Frame, derained: np.ndarray, labels: np.ndarray, raw_labels: np.ndarray | None
+    ) -> bool:
         """Post-process and publish one frame; False once the core is closed."""
         try:
-            images = finish(derained, labels, frame.rgb.shape[:2], self.overlay_alpha, self.wanted(frame.camera), raw_labels)
+            images = finish(
+                derained, labels, frame.rgb.shape[:2], self.overlay_alpha, self.wanted(frame.camera), raw_labels
+            )
         except Exception as exc:
             self._count(frame.camera, "failed")
             self.log("error", f"post/{frame.camera}", f"{frame.camera}: post-processing failed: {exc}")
@@ -307,18 +346,20 @@ class NodeCore:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._stop = True
-            self._cond.notify_all()
+            self._wake_all()
         self._infer_thread.join(max(0.0, deadline - time.monotonic()))
         self._post_thread.join(max(0.0, deadline - time.monotonic()))  # publishes what was inferred in time
         locked = self._publish_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
+            self._wake_all()
         if not locked:
             self.log("error", "shutdown", "a publish call did not return in time; closing anyway")
             return False
         self._publish_lock.release()
         done = not (self._infer_thread.is_alive() or self._post_thread.is_alive())
         if not done:
-            self.log("error", "shutdown", f"an inference was still running after {timeout:.1f} s; its result is dropped")
+            self.log(
+                "error", "shutdown", f"an inference was still running after {timeout:.1f} s; its result is dropped"
+            )
         return done

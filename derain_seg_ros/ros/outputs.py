@@ -64,8 +64,14 @@ def output_topic(camera: str, topic: str) -> str:
     return f"{camera}/{topic}"
 
 
-def finish(derained: np.ndarray, labels: np.ndarray, shape: tuple[int, int], overlay_alpha: float = 0.5,
-           wanted: Collection[str] = OUTPUT_TOPICS, raw_labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def finish(
+    derained: np.ndarray,
+    labels: np.ndarray,
+    shape: tuple[int, int],
+    overlay_alpha: float = 0.5,
+    wanted: Collection[str] = OUTPUT_TOPICS,
+    raw_labels: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Engine outputs (at the processing size) -> the ``wanted`` output images at the camera's ``shape``.
 
     Nothing is computed for an output that is not wanted: the colour overlay alone costs ~15 ms
@@ -78,6 +84,9 @@ def finish(derained: np.ndarray, labels: np.ndarray, shape: tuple[int, int], ove
     if COLOR in wanted:
         images[COLOR] = overlay(derained, labels, overlay_alpha)
     if LABEL_RAW in wanted and raw_labels is not None:
-        images[LABEL_RAW] = raw_labels if raw_labels.shape[:2] == shape else \
-            cv2.resize(raw_labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)  # as resize_back does labels
+        images[LABEL_RAW] = (
+            raw_labels
+            if raw_labels.shape[:2] == shape
+            else cv2.resize(raw_labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+        )  # as resize_back does labels
     return {o.topic: images[o.topic] for o in NODE_OUTPUTS if o.topic in wanted and o.topic in images}

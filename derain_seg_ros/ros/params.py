@@ -37,7 +37,11 @@ class Spec:
     high: float | None = None  # inclusive
 
     def __post_init__(self) -> None:
-        if isinstance(self.default, (int, float)) and not isinstance(self.default, bool) and (self.low is None or self.high is None):
+        if (
+            isinstance(self.default, (int, float))
+            and not isinstance(self.default, bool)
+            and (self.low is None or self.high is None)
+        ):
             raise ValueError(f"parameter {self.name}: a number needs both ends of its range")
 
     @property
@@ -53,27 +57,66 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("cameras", ["camera"], "camera namespaces: input <cam>/<input_topic>, outputs <cam>/derained/... and <cam>/segmentation/..."),
-    Spec("transport", "raw", "default input transport of every camera; <cam>.transport overrides it per camera", TRANSPORTS),
-    Spec("input_topic", INPUT_TOPIC, "input topic under each camera namespace (+ /compressed for the compressed transport)"),
-    Spec("input_reliability", "best_effort", "input QoS: best_effort (sensor-data QoS, depth 5) or reliable",
-         ("best_effort", "reliable")),
-    Spec("backend", "auto", "inference backend; auto takes the first of tensorrt, onnxruntime, torch that runs here "
-         "and says in /diagnostics and /rosout what it skipped; a named one runs as asked or stops the node at start",
-         ("auto", "tensorrt", "onnxruntime", "torch")),
-    Spec("fallback", False, "with a named backend: hand over to the next of tensorrt, onnxruntime, torch (and to fp32 "
-         "on a CPU) instead of stopping when it cannot run as asked; reported like auto's choice"),
-    Spec("precision", "fp16", "GPU precision; with backend auto (or fallback) a CPU runs fp32", ("fp32", "fp16", "bf16")),
+    Spec(
+        "cameras",
+        ["camera"],
+        "camera namespaces: input <cam>/<input_topic>, outputs <cam>/derained/... and <cam>/segmentation/...",
+    ),
+    Spec(
+        "transport",
+        "raw",
+        "default input transport of every camera; <cam>.transport overrides it per camera",
+        TRANSPORTS,
+    ),
+    Spec(
+        "input_topic",
+        INPUT_TOPIC,
+        "input topic under each camera namespace (+ /compressed for the compressed transport)",
+    ),
+    Spec(
+        "input_reliability",
+        "best_effort",
+        "input QoS: best_effort (sensor-data QoS, depth 5) or reliable",
+        ("best_effort", "reliable"),
+    ),
+    Spec(
+        "backend",
+        "auto",
+        "inference backend; auto takes the first of tensorrt, onnxruntime, torch that runs here "
+        "and says in /diagnostics and /rosout what it skipped; a named one runs as asked or stops the node at start",
+        ("auto", "tensorrt", "onnxruntime", "torch"),
+    ),
+    Spec(
+        "fallback",
+        False,
+        "with a named backend: hand over to the next of tensorrt, onnxruntime, torch (and to fp32 "
+        "on a CPU) instead of stopping when it cannot run as asked; reported like auto's choice",
+    ),
+    Spec(
+        "precision", "fp16", "GPU precision; with backend auto (or fallback) a CPU runs fp32", ("fp32", "fp16", "bf16")
+    ),
     Spec("device", "", "torch device (cpu, cuda, cuda:1); empty: CUDA when present, else the CPU"),
-    Spec("cuda_graph", False, "torch on CUDA: capture the graph once per frame size and replay it (less launch overhead)"),
+    Spec(
+        "cuda_graph", False, "torch on CUDA: capture the graph once per frame size and replay it (less launch overhead)"
+    ),
     Spec("engine_cache_dir", "", "ONNX/TensorRT engine cache; empty: ~/.cache/derain_seg_ros"),
     Spec("checkpoint", "", "pipeline checkpoint (.pt); empty: the shipped embedded model"),
     Spec("process_height", 0, "processing height; 0 with process_width 0: each camera's own size", low=0, high=8192),
     Spec("process_width", 0, "processing width; 0 with process_height 0: each camera's own size", low=0, high=8192),
     Spec("batch", 1, "most frames (of all cameras) per engine call", low=1, high=64),
-    *(Spec(o.switch, o.default, f"publish <cam>/{o.topic} ({o.encoding})"
-           + ("; the segmenter on the rainy frame, a second segmenter pass (torch backend only)" if not o.default else ""))
-      for o in NODE_OUTPUTS),
+    *(
+        Spec(
+            o.switch,
+            o.default,
+            f"publish <cam>/{o.topic} ({o.encoding})"
+            + (
+                "; the segmenter on the rainy frame, a second segmenter pass (torch backend only)"
+                if not o.default
+                else ""
+            ),
+        )
+        for o in NODE_OUTPUTS
+    ),
     Spec("overlay_alpha", 0.5, "opacity of the label colours in <cam>/segmentation/color", low=0.0, high=1.0),
     Spec("diagnostics_period_s", 1.0, "period of /diagnostics", low=0.01, high=60.0),
     Spec("diagnostics_window", 5, "diagnostic periods that counts and rates are taken over", low=1, high=1000),
@@ -147,8 +190,11 @@ def camera_problems(cameras: Any) -> list[str]:
         return [problem]
     if not value:
         return ["cameras must name at least one camera namespace"]
-    problems = [f"camera {c!r} is not a valid namespace (letters, digits, '_', '/' between parts)"
-                for c in value if not CAMERA_NAME.match(c)]
+    problems = [
+        f"camera {c!r} is not a valid namespace (letters, digits, '_', '/' between parts)"
+        for c in value
+        if not CAMERA_NAME.match(c)
+    ]
     if len(set(value)) != len(value):
         problems.append(f"cameras lists a camera twice: {value}")
     return problems
@@ -178,19 +224,34 @@ def validate(values: Mapping[str, Any]) -> NodeParams:
         problems.append(f"process_height and process_width must both be > 0 or both 0, got {height} x {width}")
     outputs = tuple(o.topic for o in NODE_OUTPUTS if p[o.switch] is True)
     if not problems and not outputs:
-        problems.append(f"every output is switched off ({', '.join(o.switch for o in NODE_OUTPUTS)}): nothing to publish")
+        problems.append(
+            f"every output is switched off ({', '.join(o.switch for o in NODE_OUTPUTS)}): nothing to publish"
+        )
     device = p["device"]
     if isinstance(device, str) and device and not re.match(r"^(cpu|cuda(:\d+)?)$", device):
         problems.append(f"device must be empty, cpu, cuda or cuda:N, got {device!r}")
     if problems:
         raise ParameterError("invalid parameters: " + "; ".join(problems))
     return NodeParams(
-        cameras=cameras, transports=transports, input_topic=p["input_topic"], input_reliability=p["input_reliability"],
-        backend=p["backend"], fallback=p["fallback"], precision=p["precision"], device=p["device"],
-        cuda_graph=p["cuda_graph"], engine_cache_dir=p["engine_cache_dir"], checkpoint=p["checkpoint"],
-        process_size=(height, width) if height > 0 else None, batch=p["batch"], outputs=outputs,
-        overlay_alpha=p["overlay_alpha"], diagnostics_period_s=p["diagnostics_period_s"],
-        diagnostics_window=p["diagnostics_window"], min_rate_hz=p["min_rate_hz"])
+        cameras=cameras,
+        transports=transports,
+        input_topic=p["input_topic"],
+        input_reliability=p["input_reliability"],
+        backend=p["backend"],
+        fallback=p["fallback"],
+        precision=p["precision"],
+        device=p["device"],
+        cuda_graph=p["cuda_graph"],
+        engine_cache_dir=p["engine_cache_dir"],
+        checkpoint=p["checkpoint"],
+        process_size=(height, width) if height > 0 else None,
+        batch=p["batch"],
+        outputs=outputs,
+        overlay_alpha=p["overlay_alpha"],
+        diagnostics_period_s=p["diagnostics_period_s"],
+        diagnostics_window=p["diagnostics_window"],
+        min_rate_hz=p["min_rate_hz"],
+    )
 
 
 def typed_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,11 +264,16 @@ TABLE_HEADER = ("| Parameter | Type | Default | Allowed | Description |", "|---|
 
 def markdown_table() -> str:
     """The parameter table of docs/ros.md, from ``SPECS`` (a test keeps the document equal to it)."""
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
-    rows = [f"| `{s.name}` | {s.kind} | `{json.dumps(s.default)}` | {cell(s.constraints()) or '-'} | {cell(s.description)} |"
-            for s in SPECS]
-    rows.append("| `&lt;cam&gt;.transport` | string | value of `transport` | one of raw, compressed | input transport of "
-                "one camera (`stereo/left` -&gt; `stereo.left.transport`) |")
+    rows = [
+        f"| `{s.name}` | {s.kind} | `{json.dumps(s.default)}` | {cell(s.constraints()) or '-'} | {cell(s.description)} |"
+        for s in SPECS
+    ]
+    rows.append(
+        "| `&lt;cam&gt;.transport` | string | value of `transport` | one of raw, compressed | input transport of "
+        "one camera (`stereo/left` -&gt; `stereo.left.transport`) |"
+    )
     return "\n".join((*TABLE_HEADER, *rows)) + "\n"

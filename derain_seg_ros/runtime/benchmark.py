@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from tqdm import tqdm
 
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.progress import progress as tqdm
 from derain_seg_ros.runtime.engine import BackendUnavailable, Engine
 from derain_seg_ros.runtime.engine_spec import PRECISIONS, EngineSpec, EngineSpecError
 from derain_seg_ros.runtime.factory import make_engine
@@ -130,7 +130,7 @@ def count_flops(config: PipelineConfig, height: int, width: int, batch: int) -> 
     Counted on the meta device: shapes only, so a ResNet-101 at 1024x2048 costs nothing on a CPU.
     """
     with torch.device("meta"):
-        model = FramePipeline(DerainSegPipeline(config)).eval()
+        model = FramePipeline(DerainSegPipeline.from_config(config)).eval()
     counter = FlopCounterMode(display=False)
     started: dict[str, int] = {}
     stages: dict[str, float] = defaultdict(float)
@@ -139,14 +139,24 @@ def count_flops(config: PipelineConfig, height: int, width: int, batch: int) -> 
         stages[name] += (counter.get_total_flops() - started.pop(name)) / 1e9
 
     frames = torch.zeros(batch, height, width, 3, dtype=torch.uint8, device="meta")
-    with stage_hooks(model.pipeline, lambda n: started.__setitem__(n, counter.get_total_flops()), leave), counter, \
-            torch.inference_mode():
+    with (
+        stage_hooks(model.pipeline, lambda n: started.__setitem__(n, counter.get_total_flops()), leave),
+        counter,
+        torch.inference_mode(),
+    ):
         model(frames)
     return {**stages, "pipeline": counter.get_total_flops() / 1e9}
 
 
-def time_calls(call: Callable[[], object], cuda: bool, warmup: int, runs: int, clock: StageClock | None = None,
-               on_first: Callable[[float], None] | None = None, bar: tqdm | None = None) -> tuple[list[float], dict[str, list[float]]]:
+def time_calls(
+    call: Callable[[], object],
+    cuda: bool,
+    warmup: int,
+    runs: int,
+    clock: StageClock | None = None,
+    on_first: Callable[[float], None] | None = None,
+    bar: tqdm | None = None,
+) -> tuple[list[float], dict[str, list[float]]]:
     """Milliseconds of each timed call and, with a clock, of each stage in it."""
     totals: list[float] = []
     stages: dict[str, list[float]] = defaultdict(list)
@@ -178,8 +188,15 @@ def _stats(samples: list[float]) -> tuple[float, float]:
     return float(np.median(samples)), float(np.percentile(samples, 99))
 
 
-def time_setting(engine: Engine, setting: Setting, warmup: int, runs: int, flops: dict[str, float],
-                 on_first: Callable[[float], None] | None = None, bar: tqdm | None = None) -> list[Timing]:
+def time_setting(
+    engine: Engine,
+    setting: Setting,
+    warmup: int,
+    runs: int,
+    flops: dict[str, float],
+    on_first: Callable[[float], None] | None = None,
+    bar: tqdm | None = None,
+) -> list[Timing]:
     """The torch engine: each stage (hooks) and the whole graph on device tensors. ONNX-based
     engines: end to end through ``Engine.infer`` (host frames in, host maps out), what a node sees."""
     height, width = setting.size
@@ -192,21 +209,26 @@ def time_setting(engine: Engine, setting: Setting, warmup: int, runs: int, flops
         clock = StageClock(cuda)
         with stage_hooks(engine.model.pipeline, clock.enter, clock.leave):
             totals, stages = time_calls(lambda: engine.run_tensor(frames), cuda, warmup, runs, clock, on_first, bar)
-        return [*(Timing(name, *_stats(ms), flops.get(name, float("nan"))) for name, ms in stages.items()),
-                Timing("pipeline", *_stats(totals), flops["pipeline"])]
+        return [
+            *(Timing(name, *_stats(ms), flops.get(name, float("nan"))) for name, ms in stages.items()),
+            Timing("pipeline", *_stats(totals), flops["pipeline"]),
+        ]
     rng = np.random.default_rng(0)
     host = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(setting.batch)]
     totals, _ = time_calls(lambda: engine.infer(host), False, warmup, runs, None, on_first, bar)
     return [Timing("pipeline (end to end)", *_stats(totals), flops["pipeline"])]
 
 
-def plan(config_name: str, sizes: list[tuple[int, int]], batches: list[int], settings: list[str],
-         backends: list[str]) -> list[Setting]:
+def plan(
+    config_name: str, sizes: list[tuple[int, int]], batches: list[int], settings: list[str], backends: list[str]
+) -> list[Setting]:
     """Every (size, batch, backend, setting); ONNX-based backends take the precision part only."""
     for setting in settings:
         precision, _, graph = setting.partition("+")
         if precision not in PRECISIONS or graph not in ("", "graph"):
-            raise EngineSpecError(f"a setting is a precision ({', '.join(PRECISIONS)}) with an optional +graph, got {setting!r}")
+            raise EngineSpecError(
+                f"a setting is a precision ({', '.join(PRECISIONS)}) with an optional +graph, got {setting!r}"
+            )
     out = []
     for size in sizes:
         for batch in batches:
@@ -218,12 +240,25 @@ def plan(config_name: str, sizes: list[tuple[int, int]], batches: list[int], set
     return out
 
 
-def sweep(config_name: str, sizes: list[tuple[int, int]], batches: list[int], settings: list[str], backends: list[str],
-          warmup: int = 10, runs: int = 100, report: Callable[[str], None] = print, progress: bool = True) -> list[Row]:
+def sweep(
+    config_name: str,
+    sizes: list[tuple[int, int]],
+    batches: list[int],
+    settings: list[str],
+    backends: list[str],
+    warmup: int = 10,
+    runs: int = 100,
+    report: Callable[[str], None] = print,
+    progress: bool = True,
+) -> list[Row]:
     """Every setting that can run here; the rest are reported and skipped. Says up front what it will
     do, and after the first call how long the whole sweep will take when that is long."""
-    config = {"default": PipelineConfig, "small": PipelineConfig.small, "embedded": PipelineConfig.embedded,
-              "streets": PipelineConfig.streets}[config_name]()
+    config = {
+        "default": PipelineConfig,
+        "small": PipelineConfig.small,
+        "embedded": PipelineConfig.embedded,
+        "streets": PipelineConfig.streets,
+    }[config_name]()
     todo = plan(config_name, sizes, batches, settings, backends)
     calls = warmup + runs
     cuda = torch.cuda.is_available()
@@ -231,21 +266,32 @@ def sweep(config_name: str, sizes: list[tuple[int, int]], batches: list[int], se
     flops = {key: count_flops(config, *key[0], key[1]) for key in dict.fromkeys((s.size, s.batch) for s in todo)}
     guess = sum(flops[s.size, s.batch]["pipeline"] for s in todo) * calls / (CPU_TFLOPS_GUESS * 1000)
     if not cuda and guess > LONG_SWEEP_S:
-        report(f"bench: warning: no GPU, and {guess / 60:.0f} min is a fair guess for this sweep on a CPU "
-               f"(refined after the first call); {SHORTEN}")
+        report(
+            f"bench: warning: no GPU, and {guess / 60:.0f} min is a fair guess for this sweep on a CPU "
+            f"(refined after the first call); {SHORTEN}"
+        )
 
     def estimate(first: Setting, first_s: float) -> None:
         """Scaled by pixels per call: rough across backends, right about the order of magnitude."""
-        total = first_s * calls * sum(s.pixels for s in todo[todo.index(first):]) / first.pixels
+        total = first_s * calls * sum(s.pixels for s in todo[todo.index(first) :]) / first.pixels
         if total > LONG_SWEEP_S:
-            report(f"bench: the first call took {first_s:.1f} s, so this sweep takes about {total / 60:.0f} min; {SHORTEN}")
+            report(
+                f"bench: the first call took {first_s:.1f} s, so this sweep takes about {total / 60:.0f} min; {SHORTEN}"
+            )
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="derain-seg-bench-") as cache:
         for setting in todo:
-            spec = EngineSpec(setting.backend, config=config, precision=setting.precision,  # type: ignore[arg-type]
-                              size=setting.size if setting.backend != "torch" else None, batch=setting.batch,
-                              cuda_graph=setting.cuda_graph, cache_dir=Path(cache), fallback=False)
+            spec = EngineSpec(
+                setting.backend,
+                config=config,
+                precision=setting.precision,  # type: ignore[arg-type]
+                size=setting.size if setting.backend != "torch" else None,
+                batch=setting.batch,
+                cuda_graph=setting.cuda_graph,
+                cache_dir=Path(cache),
+                fallback=False,
+            )
             if cuda:
                 torch.cuda.reset_peak_memory_stats()
             try:
@@ -256,14 +302,18 @@ def sweep(config_name: str, sizes: list[tuple[int, int]], batches: list[int], se
             with tqdm(total=calls, desc=setting.label, unit="call", leave=False, disable=not progress) as bar:
                 try:
                     first = None if rows else partial(estimate, setting)
-                    timings = time_setting(engine, setting, warmup, runs, flops[setting.size, setting.batch], first, bar)
+                    timings = time_setting(
+                        engine, setting, warmup, runs, flops[setting.size, setting.batch], first, bar
+                    )
                 finally:
                     engine.close()
             peak = torch.cuda.max_memory_allocated() / 2**30 if cuda and setting.backend == "torch" else None
             for t in timings:
                 rows.append(Row(setting.label, setting.batch, t, peak))
-                report(f"{setting.label:55s} {t.name:22s} {t.median_ms:9.2f} ms  p99 {t.p99_ms:9.2f}  "
-                       f"{t.gflops:9.1f} GFLOP  {t.tflops_per_s:6.2f} TFLOP/s")
+                report(
+                    f"{setting.label:55s} {t.name:22s} {t.median_ms:9.2f} ms  p99 {t.p99_ms:9.2f}  "
+                    f"{t.gflops:9.1f} GFLOP  {t.tflops_per_s:6.2f} TFLOP/s"
+                )
     return rows
 
 
@@ -278,15 +328,20 @@ def append_results(path: Path, title: str, rows: list[Row]) -> None:
     import onnxruntime
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"\n## {title}\n", f"{stamp} · {device_name()} · torch {torch.__version__} · CUDA {torch.version.cuda or 'none'}"
-             f" · onnxruntime {onnxruntime.__version__}{_trt_version()}\n",
-             "| setting | stage | median ms | p99 ms | GFLOP/batch | TFLOP/s | frames/s | peak GPU GiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"\n## {title}\n",
+        f"{stamp} · {device_name()} · torch {torch.__version__} · CUDA {torch.version.cuda or 'none'}"
+        f" · onnxruntime {onnxruntime.__version__}{_trt_version()}\n",
+        "| setting | stage | median ms | p99 ms | GFLOP/batch | TFLOP/s | frames/s | peak GPU GiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in rows:
         t = row.timing
         fps = f"{1000 * row.batch / t.median_ms:.1f}" if t.name.startswith("pipeline") else ""
         peak = f"{row.peak_gib:.2f}" if row.peak_gib is not None and t.name.startswith("pipeline") else ""
-        lines.append(f"| {row.setting} | {t.name} | {t.median_ms:.2f} | {t.p99_ms:.2f} | {t.gflops:.1f} | {t.tflops_per_s:.2f} | {fps} | {peak} |")
+        lines.append(
+            f"| {row.setting} | {t.name} | {t.median_ms:.2f} | {t.p99_ms:.2f} | {t.gflops:.1f} | {t.tflops_per_s:.2f} | {fps} | {peak} |"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         f.write("\n".join(lines) + "\n")

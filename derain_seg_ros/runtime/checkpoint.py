@@ -35,7 +35,8 @@ FORMAT = "derain_seg_ros/1"
 _MULTIARRAY = getattr(np, "_core", None) or np.core
 _DTYPES = getattr(np, "dtypes", None)
 NUMPY_ARRAY_GLOBALS = [np.dtype, np.ndarray, _MULTIARRAY.multiarray._reconstruct] + (
-    [_DTYPES.UInt32DType, _DTYPES.Int64DType, _DTYPES.Float64DType] if _DTYPES is not None else [])
+    [_DTYPES.UInt32DType, _DTYPES.Int64DType, _DTYPES.Float64DType] if _DTYPES is not None else []
+)
 
 
 class CheckpointError(DerainSegError, RuntimeError):
@@ -78,8 +79,10 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise CheckpointError(missing_checkpoint(path))
     if path.suffix.lower() == ".onnx":
-        raise CheckpointError(f"{path} is an exported ONNX graph; this needs a pipeline checkpoint (.pt). "
-                              "ONNX graphs run with `derain-seg infer` or `derain-seg bag` (onnxruntime)")
+        raise CheckpointError(
+            f"{path} is an exported ONNX graph; this needs a pipeline checkpoint (.pt). "
+            "ONNX graphs run with `derain-seg infer` or `derain-seg bag` (onnxruntime)"
+        )
     state = safe_load(path, map_location, "a pipeline checkpoint .pt is expected")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
@@ -96,25 +99,35 @@ def safe_load(path: Path, map_location: str | torch.device, expected: str) -> An
         text = str(exc)
         unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
         if unsafe:
-            raise CheckpointError(f"refused to load {path}: it pickles {unsafe.group(1)}, which is neither a tensor nor plain "
-                                  f"data, and loading it could run code ({expected})") from None
+            raise CheckpointError(
+                f"refused to load {path}: it pickles {unsafe.group(1)}, which is neither a tensor nor plain "
+                f"data, and loading it could run code ({expected})"
+            ) from None
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise CheckpointError(f"cannot read checkpoint {path} ({expected}): {first}") from exc
 
 
-def load_pipeline(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[DerainSegPipeline, dict[str, Any]]:
-    """Build the pipeline from the checkpoint's own config and load its weights (strict)."""
+def load_pipeline(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[DerainSegPipeline, dict[str, Any]]:
+    """Build the pipeline from the checkpoint's own config and load its weights (strict). Configs
+    written before options were removed load without them (``PipelineConfig.from_dict``)."""
     state = read_checkpoint(path, map_location)
     try:
-        pipeline = DerainSegPipeline(PipelineConfig.from_dict(state["config"]))
+        cfg = PipelineConfig.from_dict(state["config"])
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: a config value this version lacks
+        raise CheckpointError(f"checkpoint {path}: {exc.args[0] if exc.args else exc}") from exc
+    pipeline = DerainSegPipeline.from_config(cfg)
+    try:
         pipeline.load_state_dict(state["model"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # ValueError: a config value this version lacks
+    except (KeyError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} does not match its config: {exc}") from exc
     return pipeline, state
 
 
-def build_pipeline(checkpoint: str | os.PathLike | None, config: PipelineConfig | None = None,
-                   seed: int = 0, bypass: str = "none") -> DerainSegPipeline:
+def build_pipeline(
+    checkpoint: str | os.PathLike | None, config: PipelineConfig | None = None, seed: int = 0, bypass: str = "none"
+) -> DerainSegPipeline:
     """From a checkpoint, or seeded random weights for a config (tests and benchmarks only), with
     ``bypass`` (PipelineConfig.bypass) set."""
     if checkpoint is not None:
@@ -122,7 +135,7 @@ def build_pipeline(checkpoint: str | os.PathLike | None, config: PipelineConfig 
     if config is None:
         raise ValueError("build_pipeline needs a checkpoint or a config")
     torch.manual_seed(seed)
-    return DerainSegPipeline(replace(config, bypass=bypass))  # type: ignore[arg-type]
+    return DerainSegPipeline.from_config(replace(config, bypass=bypass))  # type: ignore[arg-type]
 
 
 def vainf_to_deeplab_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -133,7 +146,7 @@ def vainf_to_deeplab_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     """
     if "model_state" in state:
         state = state["model_state"]
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
 def load_vainf_deeplab(path: str | os.PathLike, pipeline: DerainSegPipeline) -> None:

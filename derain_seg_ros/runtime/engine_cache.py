@@ -30,7 +30,9 @@ class EngineKey:
     batch: int = 1
 
     @classmethod
-    def for_onnx(cls, onnx_path: str | os.PathLike, precision: str, trt_version: str, gpu_name: str, batch: int = 1) -> "EngineKey":
+    def for_onnx(
+        cls, onnx_path: str | os.PathLike, precision: str, trt_version: str, gpu_name: str, batch: int = 1
+    ) -> EngineKey:
         return cls(hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest(), precision, trt_version, gpu_name, batch)
 
     def digest(self) -> str:
@@ -49,9 +51,9 @@ def read_cached(path: Path, key: EngineKey) -> bytes | None:
     try:
         if not data.startswith(MAGIC):
             raise ValueError("no cache header")
-        header_len = int.from_bytes(data[len(MAGIC):len(MAGIC) + 4], "little")
-        header = json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + header_len])
-        engine = data[len(MAGIC) + 4 + header_len:]
+        header_len = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
+        header = json.loads(data[len(MAGIC) + 4 : len(MAGIC) + 4 + header_len])
+        engine = data[len(MAGIC) + 4 + header_len :]
         if header.get("key") != asdict(key):
             raise ValueError(f"built for {header.get('key')}")
         if hashlib.sha256(engine).hexdigest() != header.get("sha256"):

@@ -84,7 +84,7 @@ class EngineSpec:
         """The backends to try, in order."""
         if self.backend == "auto":
             return AUTO_ORDER
-        following = AUTO_ORDER[AUTO_ORDER.index(self.backend) + 1:] if self.fallback else ()
+        following = AUTO_ORDER[AUTO_ORDER.index(self.backend) + 1 :] if self.fallback else ()
         return (self.backend, *following)
 
     def with_(self, **changes: object) -> EngineSpec:

@@ -39,8 +39,11 @@ class EngineChoice:
 
     def summary(self) -> str:
         """One line: what runs, and why it is not what was asked first."""
-        return (self.spec.describe() + (f" ({self.note})" if self.note else "")
-                + (f" (skipped {'; '.join(self.skipped)})" if self.skipped else ""))
+        return (
+            self.spec.describe()
+            + (f" ({self.note})" if self.note else "")
+            + (f" (skipped {'; '.join(self.skipped)})" if self.skipped else "")
+        )
 
 
 def check_device(spec: EngineSpec) -> None:
@@ -53,7 +56,9 @@ def check_device(spec: EngineSpec) -> None:
         raise BackendUnavailable(f"device {spec.device} asked for, but torch sees no CUDA device here")
     index = int(spec.device.split(":")[1]) if ":" in spec.device else 0
     if index >= torch.cuda.device_count():
-        raise BackendUnavailable(f"device {spec.device} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+        raise BackendUnavailable(
+            f"device {spec.device} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)"
+        )
 
 
 def choose_engine(spec: EngineSpec) -> EngineChoice:
@@ -75,8 +80,10 @@ def choose_engine(spec: EngineSpec) -> EngineChoice:
         log.log(logging.WARNING if choice.changed else logging.INFO, "engine: %s", choice.summary())
         return choice
     if spec.backend != "auto" and not spec.fallback:
-        raise BackendUnavailable(f"backend {spec.backend} cannot run here ({skipped[0].split(': ', 1)[1]}); "
-                                 "choose another backend, or allow fallback")
+        raise BackendUnavailable(
+            f"backend {spec.backend} cannot run here ({skipped[0].split(': ', 1)[1]}); "
+            "choose another backend, or allow fallback"
+        )
     raise BackendUnavailable("no backend could run: " + "; ".join(skipped))
 
 

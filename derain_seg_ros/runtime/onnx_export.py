@@ -56,8 +56,17 @@ def export_onnx(
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
-        torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, opset_version=OPSET, input_names=["rainy"],
-                          output_names=names, dynamic_axes=dynamic_axes, do_constant_folding=True)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["rainy"],
+            output_names=names,
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=True,
+        )
         onnx.checker.check_model(str(tmp))
     log.info("exported %s (%dx%d, batch %s)", out, height, width, "dynamic" if dynamic_batch else batch)
     return out
@@ -77,7 +86,9 @@ def ensure_onnx(spec: EngineSpec, half: bool = False) -> Path:
     source = spec.checkpoint.read_bytes() if spec.checkpoint is not None else repr((spec.config, spec.seed)).encode()
     dtype = "fp16" if half else "fp32"
     bypass = "" if spec.bypass == "none" else f"|bypass={spec.bypass}"  # "none" keeps the keys of earlier caches
-    key = hashlib.sha256(source + f"|{height}x{width}|b{spec.batch}|{dtype}|opset{OPSET}{bypass}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(source + f"|{height}x{width}|b{spec.batch}|{dtype}|opset{OPSET}{bypass}".encode()).hexdigest()[
+        :16
+    ]
     path = spec.cache / f"pipeline_{height}x{width}_b{spec.batch}_{dtype}_{key}.onnx"
     if not path.is_file():
         pipeline = build_pipeline(spec.checkpoint, spec.config, spec.seed, spec.bypass).eval()

@@ -56,7 +56,9 @@ class OrtEngine:
         try:
             import onnxruntime  # noqa: F401
         except ImportError as exc:
-            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime or onnxruntime-gpu)") from exc
+            raise BackendUnavailable(
+                "onnxruntime is not installed (pip install onnxruntime or onnxruntime-gpu)"
+            ) from exc
         if spec.precision != "fp32":
             raise BackendUnavailable(f"the onnxruntime engine runs fp32 graphs only, not {spec.precision}")
         if not spec.is_onnx_file:
@@ -66,22 +68,28 @@ class OrtEngine:
         batch, height, width = onnx_input_shape(spec.checkpoint)
         name = spec.checkpoint.name
         if spec.size is not None and spec.size != (height, width):
-            raise CheckpointError(f"{name} was exported for {height}x{width} frames, not {spec.size[0]}x{spec.size[1]}; "
-                                  "export it at that size, or give the .pt checkpoint")
+            raise CheckpointError(
+                f"{name} was exported for {height}x{width} frames, not {spec.size[0]}x{spec.size[1]}; "
+                "export it at that size, or give the .pt checkpoint"
+            )
         if batch is not None and batch != spec.batch:
-            raise CheckpointError(f"{name} takes batches of exactly {batch}, and {spec.batch} frame(s) per call are sent; "
-                                  f"export it with --batch {spec.batch} or --dynamic")
+            raise CheckpointError(
+                f"{name} takes batches of exactly {batch}, and {spec.batch} frame(s) per call are sent; "
+                f"export it with --batch {spec.batch} or --dynamic"
+            )
         return spec.with_(size=(height, width)), None
 
     @classmethod
-    def from_spec(cls, spec: EngineSpec) -> "OrtEngine":
+    def from_spec(cls, spec: EngineSpec) -> OrtEngine:
         path = spec.checkpoint if spec.is_onnx_file else ensure_onnx(spec)
         return cls(path, precision=spec.precision, max_batch=spec.batch)
 
     def infer(self, frames: Sequence[np.ndarray]) -> EngineOutput:
         batch = check_frames(frames)
         if batch.shape[1:3] != self.size:
-            raise ValueError(f"this ONNX graph was exported for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}")
+            raise ValueError(
+                f"this ONNX graph was exported for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}"
+            )
         if self.batch is not None and len(batch) != self.batch:
             raise ValueError(f"this ONNX graph takes batches of {self.batch}, got {len(batch)}")
         if len(batch) > self.max_batch:

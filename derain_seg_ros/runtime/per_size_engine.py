@@ -81,8 +81,12 @@ class FixedSizeEngine:
         shape = check_frames(frames).shape[1:3]
         if shape != self.size and shape not in self._told:
             self._told.add(shape)
-            log.info("%s has a fixed size of %dx%d: %dx%d frames are resized to it and the results back",
-                     self.source, *self.size, *shape)
+            log.info(
+                "%s has a fixed size of %dx%d: %dx%d frames are resized to it and the results back",
+                self.source,
+                *self.size,
+                *shape,
+            )
         out = self.engine.infer([resize_for_engine(f, self.size) for f in frames])
         back = [resize_back(d, lab, shape) for d, lab in zip(out.derained, out.labels)]
         return EngineOutput(np.stack([d for d, _ in back]), np.stack([lab for _, lab in back]))

@@ -30,7 +30,7 @@ def rainy_segmenter(engine: Engine) -> RainySegmenter | None:
     if not isinstance(pipeline, DerainSegPipeline):
         return None
     device = getattr(engine, "device", torch.device("cpu"))
-    autocast = getattr(engine, "_autocast")
+    autocast = engine._autocast
 
     @torch.inference_mode()
     def segment(frames: Sequence[np.ndarray]) -> np.ndarray:

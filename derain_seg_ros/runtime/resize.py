@@ -22,4 +22,6 @@ def resize_back(derained: np.ndarray, labels: np.ndarray, shape: tuple[int, int]
     if derained.shape[:2] == shape:
         return derained, labels
     size = (shape[1], shape[0])
-    return cv2.resize(derained, size, interpolation=cv2.INTER_LINEAR), cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(derained, size, interpolation=cv2.INTER_LINEAR), cv2.resize(
+        labels, size, interpolation=cv2.INTER_NEAREST
+    )

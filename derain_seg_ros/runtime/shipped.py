@@ -32,8 +32,10 @@ def shipped_checkpoint(model: str = DEFAULT_MODEL) -> Path:
         raise CheckpointError(f"unknown model {model!r}; the package ships {', '.join(MODELS)}")
     path = MODELS_DIR / MODELS[model]
     if not path.is_file():
-        raise CheckpointError(f"the shipped model {path} is missing from this installation; "
-                              "rebuild it with `make weights` or pass --checkpoint")
+        raise CheckpointError(
+            f"the shipped model {path} is missing from this installation; "
+            "rebuild it with `make weights` or pass --checkpoint"
+        )
     return path
 
 
@@ -59,8 +61,13 @@ def pack_for_shipping(checkpoint: str | Path, out: str | Path, **provenance: obj
 
     state = read_checkpoint(checkpoint)
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in state["model"].items()}
-    packed = {"format": FORMAT, "config": state["config"], "model": half, "stage": state.get("stage"),
-              "provenance": provenance}
+    packed = {
+        "format": FORMAT,
+        "config": state["config"],
+        "model": half,
+        "stage": state.get("stage"),
+        "provenance": provenance,
+    }
     with atomic_path(out) as tmp:
         torch.save(packed, tmp)
     return Path(out)

@@ -18,7 +18,6 @@ import numpy as np
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.runtime.engine import Engine, EngineOutput, check_frames
 
-
 PROBE_UP_TO = 128  # largest side tried; the shipped networks need 17
 
 
@@ -73,14 +72,16 @@ def spec_smallest_side(spec) -> int:
     if spec.checkpoint is not None:
         return smallest_side(load_pipeline(spec.checkpoint)[0])
     with torch.random.fork_rng(devices=[]):  # random weights, without moving the caller's RNG
-        return smallest_side(DerainSegPipeline(spec.config))
+        return smallest_side(DerainSegPipeline.from_config(spec.config))
 
 
 def check_export_size(height: int, width: int, side: int) -> None:
     """A graph exported at a fixed size cannot pad itself up: refuse a size below the networks' smallest."""
     if height < side or width < side:
-        raise FrameSizeError(f"this model runs on frames of at least {side}x{side} (its networks downsample them "
-                             f"to a few pixels); got {height}x{width}: export at {side}x{side} or more")
+        raise FrameSizeError(
+            f"this model runs on frames of at least {side}x{side} (its networks downsample them "
+            f"to a few pixels); got {height}x{width}: export at {side}x{side} or more"
+        )
 
 
 class SmallFrameEngine:
@@ -111,8 +112,9 @@ class SmallFrameEngine:
         if height >= self.side and width >= self.side:
             return self.engine.infer(frames)
         out = self.engine.infer([pad_to_min(f, self.side) for f in frames])
-        return EngineOutput(np.ascontiguousarray(out.derained[:, :height, :width]),
-                            np.ascontiguousarray(out.labels[:, :height, :width]))
+        return EngineOutput(
+            np.ascontiguousarray(out.derained[:, :height, :width]), np.ascontiguousarray(out.labels[:, :height, :width])
+        )
 
     def close(self) -> None:
         self.engine.close()

@@ -13,6 +13,7 @@ from derain_seg_ros.runtime.checkpoint import build_pipeline
 from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, check_frames
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.frame_pipeline import FramePipeline
+from derain_seg_ros.runtime.precision import cuda_precision_problem, precision_or_fp32
 
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -21,10 +22,12 @@ class TorchEngine:
     name = "torch"
     max_batch = 64
 
-    def __init__(self, pipeline: DerainSegPipeline, precision: str = "fp32", device: str | None = None, cuda_graph: bool = False) -> None:
+    def __init__(
+        self, pipeline: DerainSegPipeline, precision: str = "fp32", device: str | None = None, cuda_graph: bool = False
+    ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if precision != "fp32" and self.device.type != "cuda":
-            raise BackendUnavailable(f"{precision} needs a CUDA device; this engine runs on {self.device}")
+        if problem := cuda_precision_problem(precision, self.device.type):
+            raise BackendUnavailable(problem)
         if cuda_graph and self.device.type != "cuda":
             raise BackendUnavailable("CUDA graphs need a CUDA device")
         self.precision = precision
@@ -41,20 +44,23 @@ class TorchEngine:
         """The spec this backend really builds (device chosen; fp32 on a CPU when fallback allows it),
         and a note when that differs from what was asked."""
         if spec.is_onnx_file:
-            raise BackendUnavailable(f"it runs pipeline checkpoints (.pt); {spec.checkpoint.name} is an exported ONNX graph")
+            raise BackendUnavailable(
+                f"it runs pipeline checkpoints (.pt); {spec.checkpoint.name} is an exported ONNX graph"
+            )
         device = torch.device(spec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         resolved = spec.with_(device=str(device))
         if spec.cuda_graph and device.type != "cuda":
             raise BackendUnavailable("CUDA graphs need a CUDA device")
-        if spec.precision != "fp32" and device.type != "cuda":
-            if not spec.fallback:
-                raise BackendUnavailable(f"{spec.precision} needs a CUDA device; this engine runs on {device}")
-            return resolved.with_(precision="fp32"), f"{spec.precision} asked, but torch on the CPU runs fp32"
-        return resolved, None
+        return precision_or_fp32(resolved, cuda_precision_problem(spec.precision, device.type))
 
     @classmethod
-    def from_spec(cls, spec: EngineSpec) -> "TorchEngine":
-        return cls(build_pipeline(spec.checkpoint, spec.config, spec.seed, spec.bypass), spec.precision, spec.device, spec.cuda_graph)
+    def from_spec(cls, spec: EngineSpec) -> TorchEngine:
+        return cls(
+            build_pipeline(spec.checkpoint, spec.config, spec.seed, spec.bypass),
+            spec.precision,
+            spec.device,
+            spec.cuda_graph,
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":

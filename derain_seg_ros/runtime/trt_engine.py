@@ -27,6 +27,7 @@ from derain_seg_ros.runtime.engine import BackendUnavailable, EngineOutput, chec
 from derain_seg_ros.runtime.engine_cache import EngineKey, load_or_build
 from derain_seg_ros.runtime.engine_spec import EngineSpec
 from derain_seg_ros.runtime.onnx_export import ensure_onnx
+from derain_seg_ros.runtime.precision import precision_or_fp32
 
 log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 4 << 30
@@ -37,7 +38,9 @@ def trt_version() -> str:
     try:
         import tensorrt
     except ImportError as exc:
-        raise BackendUnavailable("tensorrt is not installed (pip install 'derain_seg_ros[tensorrt]', see README)") from exc
+        raise BackendUnavailable(
+            "tensorrt is not installed (pip install 'derain_seg_ros[tensorrt]', see docs/deploy.md)"
+        ) from exc
     import torch
 
     if not torch.cuda.is_available():
@@ -79,13 +82,16 @@ def strongly_typed(version: str) -> bool:
     return int(version.split(".")[0]) >= 11
 
 
-def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache: Path,
-                       stop: Callable[[], bool] | None = None) -> bytes:
+def build_engine_bytes(
+    onnx_path: Path, precision: str, batch: int, timing_cache: Path, stop: Callable[[], bool] | None = None
+) -> bytes:
     """Parse the ONNX file and build a serialised engine (minutes for ResNet-101 at 1024x2048);
     ``stop()`` turning True cancels the build (``BuildCancelled``)."""
     import tensorrt as trt
 
-    log.info("building the TensorRT engine (%s) from %s: this takes minutes for large graphs", precision, onnx_path.name)
+    log.info(
+        "building the TensorRT engine (%s) from %s: this takes minutes for large graphs", precision, onnx_path.name
+    )
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -115,8 +121,9 @@ def build_engine_bytes(onnx_path: Path, precision: str, batch: int, timing_cache
     started = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     if stop is not None and stop():
-        raise BuildCancelled(f"TensorRT engine build stopped on request after {time.perf_counter() - started:.1f} s; "
-                             "nothing was cached")
+        raise BuildCancelled(
+            f"TensorRT engine build stopped on request after {time.perf_counter() - started:.1f} s; nothing was cached"
+        )
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
     atomic_write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
@@ -149,27 +156,34 @@ class TensorRTEngine:
     def resolve(spec: EngineSpec) -> tuple[EngineSpec, str | None]:
         """Decides the precision once: TensorRT 11 cannot build bf16 from our export (see the module)."""
         if spec.is_onnx_file:
-            raise BackendUnavailable(f"its engines are built from a pipeline checkpoint (.pt) through the cache; "
-                                     f"{spec.checkpoint.name} is an exported ONNX graph (onnxruntime runs it)")
+            raise BackendUnavailable(
+                f"its engines are built from a pipeline checkpoint (.pt) through the cache; "
+                f"{spec.checkpoint.name} is an exported ONNX graph (onnxruntime runs it)"
+            )
         version = trt_version()
         if spec.size is None:
             raise BackendUnavailable("needs the frame size (height, width) to export its ONNX graph")
+        problem = None
         if spec.precision == "bf16" and strongly_typed(version):
-            why = f"TensorRT {version} builds strongly typed networks from the graph's own types, and the export has no bf16 graph"
-            if not spec.fallback:
-                raise BackendUnavailable(f"{why}; use fp16 or fp32")
-            return spec.with_(precision="fp32"), f"bf16 asked, building fp32: {why}"
-        return spec, None
+            problem = (
+                f"TensorRT {version} builds strongly typed networks from the graph's own types; the export has no bf16"
+            )
+        return precision_or_fp32(spec, problem, "; use fp16 or fp32")
 
     @classmethod
-    def from_spec(cls, spec: EngineSpec) -> "TensorRTEngine":
+    def from_spec(cls, spec: EngineSpec) -> TensorRTEngine:
         """Load the engine for ``spec`` (a resolved one) from the cache, or build and cache it."""
         version = trt_version()
         onnx_path = ensure_onnx(spec, half=spec.precision == "fp16" and strongly_typed(version))
         key = EngineKey.for_onnx(onnx_path, spec.precision, version, gpu_name(), spec.batch)
         stop = {"stop": spec.stop} if spec.stop is not None else {}
-        engine_bytes, built = load_or_build(spec.cache, key, lambda: build_engine_bytes(
-            onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache", **stop))
+        engine_bytes, built = load_or_build(
+            spec.cache,
+            key,
+            lambda: build_engine_bytes(
+                onnx_path, spec.precision, spec.batch, spec.cache / f"timing_{version}.cache", **stop
+            ),
+        )
         if not built:  # a build has said so itself
             log.info("TensorRT engine loaded from the cache in %s", spec.cache)
         engine = cls(engine_bytes)
@@ -181,7 +195,9 @@ class TensorRTEngine:
         torch = self._torch
         batch = check_frames(frames)
         if batch.shape[1:3] != self.size:
-            raise ValueError(f"this engine was built for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}")
+            raise ValueError(
+                f"this engine was built for {self.size[0]}x{self.size[1]} frames, got {batch.shape[1]}x{batch.shape[2]}"
+            )
         if len(batch) > self.max_batch or (not self.dynamic_batch and len(batch) != self.max_batch):
             limit = f"at most {self.max_batch}" if self.dynamic_batch else f"exactly {self.max_batch}"
             raise ValueError(f"this engine takes {limit} frames per call, got {len(batch)}")

@@ -9,8 +9,8 @@ add optional ones), which both distributions play. ``metadata_version=8`` keeps 
 
 from __future__ import annotations
 
-import glob
 import dataclasses
+import glob
 import logging
 import os
 import re
@@ -26,13 +26,21 @@ from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
-from tqdm import tqdm
 
+from derain_seg_ros.bags.mcap_chunks import drop_damaged_chunks
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.fileio import atomic_write_bytes, follow_umask, fresh_dir
+from derain_seg_ros.progress import progress as tqdm
 from derain_seg_ros.ros.image_msg import image_fields, message_to_rgb
-from derain_seg_ros.ros.mcap_chunks import drop_damaged_chunks
-from derain_seg_ros.ros.outputs import CAMERA_INFO_IN, CAMERA_INFO_OUT, ENCODING, OUTPUTS, camera_of, finish, output_topic
+from derain_seg_ros.ros.outputs import (
+    CAMERA_INFO_IN,
+    CAMERA_INFO_OUT,
+    ENCODING,
+    OUTPUTS,
+    camera_of,
+    finish,
+    output_topic,
+)
 from derain_seg_ros.runtime.checkpoint import CheckpointError
 from derain_seg_ros.runtime.engine import BackendUnavailable, Engine
 from derain_seg_ros.runtime.resize import resize_for_engine
@@ -40,7 +48,9 @@ from derain_seg_ros.runtime.resize import resize_for_engine
 log = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 OWNER = "owner.pid"  # in a staging folder: the process writing it, so a rerun can tell a killed run's leftovers
-NO_HASH = "RIHS01_" + "0" * 64  # for a type neither the typestore nor the source bag describes (Humble bags keep no hash)
+NO_HASH = (
+    "RIHS01_" + "0" * 64
+)  # for a type neither the typestore nor the source bag describes (Humble bags keep no hash)
 
 
 class BagError(DerainSegError, RuntimeError):
@@ -71,26 +81,35 @@ def open_reader(src: Path) -> Reader:
     if not src.exists():
         raise BagError(f"input bag {src} does not exist")
     if src.is_dir() and not (src / "metadata.yaml").is_file():
-        raise BagError(f"{src} is not a rosbag2 folder (no metadata.yaml); a recording cut short can often be "
-                       "repaired: `ros2 bag reindex` for sqlite3, `mcap recover` for mcap")
+        raise BagError(
+            f"{src} is not a rosbag2 folder (no metadata.yaml); a recording cut short can often be "
+            "repaired: `ros2 bag reindex` for sqlite3, `mcap recover` for mcap"
+        )
     if not src.is_dir() and (not src.is_file() or src.suffix not in (".mcap", ".db3")):
         raise BagError(f"{src} is not a rosbag2 folder (nor a .mcap or .db3 storage file)")
     try:
         reader = Reader(src)
         reader.open()
     except Exception as exc:
-        raise BagError(f"cannot open bag {src}: {exc} (a recording cut short can often be repaired: "
-                       f"`ros2 bag reindex` for sqlite3, `mcap recover` for mcap)") from exc
+        raise BagError(
+            f"cannot open bag {src}: {exc} (a recording cut short can often be repaired: "
+            f"`ros2 bag reindex` for sqlite3, `mcap recover` for mcap)"
+        ) from exc
     return reader
 
 
 def copy_connection(writer: Writer, conn: Connection, typestore: Typestore) -> Connection:
     """The same topic in the output: described by the typestore where it knows the type, otherwise
     by the source bag's own definition and hash (custom messages, Jazzy's service events)."""
-    kwargs = {"serialization_format": conn.ext.serialization_format, "offered_qos_profiles": conn.ext.offered_qos_profiles}
+    kwargs = {
+        "serialization_format": conn.ext.serialization_format,
+        "offered_qos_profiles": conn.ext.offered_qos_profiles,
+    }
     if conn.msgtype in typestore.fielddefs:
         return writer.add_connection(conn.topic, conn.msgtype, typestore=typestore, **kwargs)
-    return writer.add_connection(conn.topic, conn.msgtype, msgdef=conn.msgdef.data, rihs01=conn.digest or NO_HASH, **kwargs)
+    return writer.add_connection(
+        conn.topic, conn.msgtype, msgdef=conn.msgdef.data, rihs01=conn.digest or NO_HASH, **kwargs
+    )
 
 
 @contextmanager
@@ -116,7 +135,11 @@ def remove_stale_staging(dst: Path) -> None:
     """Staging folders of ``dst`` left by a killed run (SIGKILL runs no ``finally``): their owner is
     gone, or, from before owners were written, they are over an hour old. A live run's are kept."""
     for folder in dst.parent.glob(f".{glob.escape(dst.name)}.*"):
-        if not folder.is_dir() or folder.is_symlink() or not re.fullmatch(r"[0-9a-f]{8}", folder.name.rsplit(".", 1)[-1]):
+        if (
+            not folder.is_dir()
+            or folder.is_symlink()
+            or not re.fullmatch(r"[0-9a-f]{8}", folder.name.rsplit(".", 1)[-1])
+        ):
             continue
         try:
             owner = int((folder / OWNER).read_text())
@@ -166,9 +189,16 @@ def downgrade_metadata(bag: Path, version: int = 5) -> None:
     atomic_write_bytes(path, yaml.safe_dump(meta, sort_keys=False).encode())
 
 
-def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, topics: Sequence[str] | None = None,
-                overlay_alpha: float = 0.5, metadata_version: int = 5, progress: bool = True,
-                process_size: tuple[int, int] | None = None) -> BagSummary:
+def process_bag(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    engine: Engine,
+    topics: Sequence[str] | None = None,
+    overlay_alpha: float = 0.5,
+    metadata_version: int = 5,
+    progress: bool = True,
+    process_size: tuple[int, int] | None = None,
+) -> BagSummary:
     """``process_size`` (H, W): run the engine at that size and bring outputs back to each camera's
     size, as the node does; ``None`` runs every frame at its own size."""
     src, dst = Path(src), Path(dst)
@@ -180,18 +210,32 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
         with staged_bag(dst) as tmp:
             with Writer(tmp, version=8, storage_plugin=_storage(src)) as writer:
                 out_conns = {c.id: copy_connection(writer, c, typestore) for c in reader.connections}
-                image_conns = [c for c in reader.connections if c.msgtype in IMAGE_TYPES and (not topics or c.topic in topics)]
+                image_conns = [
+                    c for c in reader.connections if c.msgtype in IMAGE_TYPES and (not topics or c.topic in topics)
+                ]
                 if topics and (missing := set(topics) - {c.topic for c in image_conns}):
-                    raise BagError(f"no image topic(s) {sorted(missing)} in {src}; it has {sorted(c.topic for c in reader.connections)}")
-                result_conns = {(c.id, o.topic): writer.add_connection(output_topic(camera_namespace(c.topic), o.topic),
-                                                                       "sensor_msgs/msg/Image", typestore=typestore)
-                                for c in image_conns for o in OUTPUTS}
+                    raise BagError(
+                        f"no image topic(s) {sorted(missing)} in {src}; it has {sorted(c.topic for c in reader.connections)}"
+                    )
+                result_conns = {
+                    (c.id, o.topic): writer.add_connection(
+                        output_topic(camera_namespace(c.topic), o.topic), "sensor_msgs/msg/Image", typestore=typestore
+                    )
+                    for c in image_conns
+                    for o in OUTPUTS
+                }
                 # <cam>/camera_info in, <cam>/derained/camera_info out: the last one, restamped per output frame, as the node does
-                info_in = {c.id: c.topic[: -len(CAMERA_INFO_IN) - 1] for c in reader.connections
-                           if c.msgtype == "sensor_msgs/msg/CameraInfo" and c.topic.endswith(f"/{CAMERA_INFO_IN}")}
-                info_out = {ns: writer.add_connection(output_topic(ns, CAMERA_INFO_OUT), "sensor_msgs/msg/CameraInfo",
-                                                      typestore=typestore)
-                            for ns in {camera_namespace(c.topic) for c in image_conns} & set(info_in.values())}
+                info_in = {
+                    c.id: c.topic[: -len(CAMERA_INFO_IN) - 1]
+                    for c in reader.connections
+                    if c.msgtype == "sensor_msgs/msg/CameraInfo" and c.topic.endswith(f"/{CAMERA_INFO_IN}")
+                }
+                info_out = {
+                    ns: writer.add_connection(
+                        output_topic(ns, CAMERA_INFO_OUT), "sensor_msgs/msg/CameraInfo", typestore=typestore
+                    )
+                    for ns in {camera_namespace(c.topic) for c in image_conns} & set(info_in.values())
+                }
                 last_info: dict[str, object] = {}
                 wanted = {c.id for c in image_conns}
                 bar = tqdm(total=reader.message_count, desc="bag", unit="msg", disable=not progress)
@@ -220,21 +264,37 @@ def process_bag(src: str | os.PathLike, dst: str | os.PathLike, engine: Engine, 
                     images = finish(out.derained[0], out.labels[0], rgb.shape[:2], overlay_alpha)
                     for topic, image in images.items():
                         result = Image(header=msg.header, **image_fields(image, ENCODING[topic]))
-                        writer.write(result_conns[(conn.id, topic)], timestamp, typestore.serialize_cdr(result, "sensor_msgs/msg/Image"))
+                        writer.write(
+                            result_conns[(conn.id, topic)],
+                            timestamp,
+                            typestore.serialize_cdr(result, "sensor_msgs/msg/Image"),
+                        )
                         summary.outputs += 1
                     if (info := last_info.get(camera_namespace(conn.topic))) is not None:
-                        restamped = dataclasses.replace(info, header=dataclasses.replace(info.header, stamp=msg.header.stamp))
-                        writer.write(info_out[camera_namespace(conn.topic)], timestamp,
-                                     typestore.serialize_cdr(restamped, "sensor_msgs/msg/CameraInfo"))
+                        restamped = dataclasses.replace(
+                            info, header=dataclasses.replace(info.header, stamp=msg.header.stamp)
+                        )
+                        writer.write(
+                            info_out[camera_namespace(conn.topic)],
+                            timestamp,
+                            typestore.serialize_cdr(restamped, "sensor_msgs/msg/CameraInfo"),
+                        )
                     summary.frames += 1
                 bar.close()
                 if summary.skipped and not summary.frames:  # nothing to show for it: no bag, and say why
-                    raise BagError(f"every one of the {len(summary.skipped)} camera frames failed, so no bag was "
-                                   f"written; the first: {summary.skipped[0][2]}")
+                    raise BagError(
+                        f"every one of the {len(summary.skipped)} camera frames failed, so no bag was "
+                        f"written; the first: {summary.skipped[0][2]}"
+                    )
             if metadata_version < 8:
                 downgrade_metadata(tmp, metadata_version)
     finally:
         reader.close()
-    log.info("%d messages, %d frames processed, %d outputs, %d skipped", summary.messages, summary.frames,
-             summary.outputs, len(summary.skipped))
+    log.info(
+        "%d messages, %d frames processed, %d outputs, %d skipped",
+        summary.messages,
+        summary.frames,
+        summary.outputs,
+        len(summary.skipped),
+    )
     return summary

@@ -10,7 +10,7 @@ Sizes (all from csdwren/PReNet, ``networks.py`` class ``PReNet``; stages from ``
 - f_res: 5 residual blocks of two conv3x3 32 -> 32 with ReLU, ReLU after the addition;
 - f_out: conv3x3 32 -> 3, added to the rainy image; 6 stages. About 0.17 M parameters.
 Zero padding, stride 1 everywhere, so any H x W works without padding. The loss (negative SSIM of
-the last stage) is ``baseline_losses.prenet_loss``.
+the last stage) is ``losses.prenet_loss``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from derain_seg_ros.nets.baseline_blocks import ConvLSTMCell, ReluResBlock
+from train.baselines.blocks import ConvLSTMCell, ReluResBlock
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ class PReNetConfig:
         return 1  # stride 1 everywhere: no padding needed
 
     @classmethod
-    def embedded(cls) -> "PReNetConfig":
+    def embedded(cls) -> PReNetConfig:
         """For the embedded preset's CPU budget: the paper's 6 stages and 5 blocks, 8 channels."""
         return cls(channels=8)
 
     @classmethod
-    def small(cls) -> "PReNetConfig":
+    def small(cls) -> PReNetConfig:
         """For tests and the smoke preset: the same wiring, three stages, two blocks."""
         return cls(channels=8, stages=3, res_blocks=2)
 

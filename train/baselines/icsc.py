@@ -9,7 +9,7 @@ feature-matching loss.
 Sources: the authors published no code, and the paper's text is not in this project's reference
 stores, so the sizes come from the one public re-implementation, maxsuel-fa/i-can-see-clearly-now
 (``src/models/networks.py``; weights in ``src/options/options.py`` and ``src/models/losses.py``),
-which PAPER.md also names as the generator family of the paper's coarse network:
+which is also the generator family of the paper's coarse network:
 - generator: ngf 32; 4 down-convs (conv3x3/2, InstanceNorm, LeakyReLU 0.2) 3 -> 32 -> 64 -> 128
   -> 256; 9 residual blocks at 256 (conv3x3 + IN + LeakyReLU, dropout 0.5, conv3x3 + IN, added
   to the input); 4 up-convs (transposed conv3x3/2, IN, LeakyReLU) 256 -> 128, [128 + skip 128]
@@ -38,6 +38,9 @@ from derain_seg_ros.nets.padding import crop_to, pad_to_multiple
 
 @dataclass(frozen=True)
 class ICSCConfig:
+    """The generator: a pix2pixHD-style encoder, residual blocks at 1/16 size and a decoder
+    (sizes of Porav et al.'s public code)."""
+
     ngf: int = 32
     downsamplings: int = 4
     res_blocks: int = 9
@@ -45,20 +48,22 @@ class ICSCConfig:
 
     def __post_init__(self) -> None:
         if self.ngf < 1 or self.downsamplings < 2 or self.res_blocks < 0 or not 0 <= self.dropout < 1:
-            raise ValueError(f"ICSCConfig needs ngf >= 1, downsamplings >= 2, res_blocks >= 0, 0 <= dropout < 1; got {self}")
+            raise ValueError(
+                f"ICSCConfig needs ngf >= 1, downsamplings >= 2, res_blocks >= 0, 0 <= dropout < 1; got {self}"
+            )
 
     @property
     def pad_multiple(self) -> int:
         return 2**self.downsamplings
 
     @classmethod
-    def embedded(cls) -> "ICSCConfig":
+    def embedded(cls) -> ICSCConfig:
         """For the embedded preset's CPU budget: the paper size itself (its residual blocks run at
         1/16 size, so it is the cheapest of the four per pixel)."""
         return cls()
 
     @classmethod
-    def small(cls) -> "ICSCConfig":
+    def small(cls) -> ICSCConfig:
         """For tests and the smoke preset: three down-convs, one block, ngf 4; dropout kept (it is
         what makes exact resume depend on the saved random state)."""
         return cls(ngf=4, downsamplings=3, res_blocks=1)
@@ -74,11 +79,11 @@ class ICSCDiscriminatorConfig:
             raise ValueError(f"ICSCDiscriminatorConfig needs ndf >= 1 and strided_layers >= 1, got {self}")
 
     @classmethod
-    def embedded(cls) -> "ICSCDiscriminatorConfig":
+    def embedded(cls) -> ICSCDiscriminatorConfig:
         return cls()  # paper size: cheap next to the generator
 
     @classmethod
-    def small(cls) -> "ICSCDiscriminatorConfig":
+    def small(cls) -> ICSCDiscriminatorConfig:
         return cls(ndf=4)
 
 
@@ -156,11 +161,13 @@ class ICSCDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, widths[0], 4, stride=2, padding=1), nn.LeakyReLU(0.2))]
         for i in range(1, len(widths)):
             stride = 2 if i < cfg.strided_layers else 1
-            layers.append(nn.Sequential(
-                nn.Conv2d(widths[i - 1], widths[i], 4, stride=stride, padding=1),
-                nn.BatchNorm2d(widths[i]),
-                nn.LeakyReLU(0.2),
-            ))
+            layers.append(
+                nn.Sequential(
+                    nn.Conv2d(widths[i - 1], widths[i], 4, stride=stride, padding=1),
+                    nn.BatchNorm2d(widths[i]),
+                    nn.LeakyReLU(0.2),
+                )
+            )
         layers.append(nn.Conv2d(widths[-1], 1, 4, padding=1))
         self.layers = nn.ModuleList(layers)
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
-from tqdm import tqdm
 
+from derain_seg_ros.bags.replay import BagError, downgrade_metadata, staged_bag
 from derain_seg_ros.data.io import read_rgb
 from derain_seg_ros.data.robotcar import files_by_stamp as robotcar_stamps
 from derain_seg_ros.errors import DerainSegError
-from derain_seg_ros.ros.bag import BagError, downgrade_metadata, staged_bag
+from derain_seg_ros.progress import progress as tqdm
 from derain_seg_ros.ros.image_msg import image_fields
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,19 @@ def frame_stamps(names: set[str], rate_hz: float, start_ns: int) -> tuple[dict[s
     return {n: start_ns + round(i * 1e9 / rate_hz) for i, n in enumerate(sorted(names, key=_order))}, f"{rate_hz:g} Hz"
 
 
-def write_folder_bag(src: str | os.PathLike, dst: str | os.PathLike, *, layout: str = "auto", camera: str | None = None,
-                     rate_hz: float = 10.0, start_ns: int | None = None, transport: str = "raw", storage: str = "sqlite3",
-                     metadata_version: int = 5, progress: bool = True) -> FolderBagSummary:
+def write_folder_bag(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    layout: str = "auto",
+    camera: str | None = None,
+    rate_hz: float = 10.0,
+    start_ns: int | None = None,
+    transport: str = "raw",
+    storage: str = "sqlite3",
+    metadata_version: int = 5,
+    progress: bool = True,
+) -> FolderBagSummary:
     """``layout``: auto | robotcar | folder; ``transport``: raw (rgb8 Image) or compressed (the file's
     own PNG/JPEG bytes in a CompressedImage, nothing re-encoded). An unreadable image is skipped and
     reported; the rest is written."""
@@ -117,7 +127,9 @@ def _camera_name(folder: Path) -> str:
     return name if name[:1].isalpha() else f"camera_{name}"
 
 
-def _plan(cameras: dict[str, dict[str, Path]], rate_hz: float, start_ns: int) -> tuple[list[tuple[int, str, Path]], FolderBagSummary]:
+def _plan(
+    cameras: dict[str, dict[str, Path]], rate_hz: float, start_ns: int
+) -> tuple[list[tuple[int, str, Path]], FolderBagSummary]:
     """Every frame with its stamp, in time order (cameras interleaved, as a recording has them)."""
     by_name, stamps_from = frame_stamps({n for files in cameras.values() for n in files}, rate_hz, start_ns)
     frames = sorted((by_name[n], cam, path) for cam, files in cameras.items() for n, path in files.items())
@@ -126,10 +138,13 @@ def _plan(cameras: dict[str, dict[str, Path]], rate_hz: float, start_ns: int) ->
 
 def _message(typestore, path: Path, camera: str, stamp_ns: int, transport: str):
     T = typestore.types
-    header = T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                                      frame_id=f"{camera}_camera")
+    header = T["std_msgs/msg/Header"](
+        stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+        frame_id=f"{camera}_camera",
+    )
     rgb = read_rgb(path)  # also checks that a compressed frame decodes
     if transport == "raw":
         return T["sensor_msgs/msg/Image"](header=header, **image_fields(rgb, "rgb8"))
-    return T["sensor_msgs/msg/CompressedImage"](header=header, format=IMAGE_SUFFIXES[path.suffix.lower()],
-                                                data=np.frombuffer(path.read_bytes(), np.uint8))
+    return T["sensor_msgs/msg/CompressedImage"](
+        header=header, format=IMAGE_SUFFIXES[path.suffix.lower()], data=np.frombuffer(path.read_bytes(), np.uint8)
+    )

@@ -18,7 +18,7 @@ Sizes (all from liu-vis/DualResidualNetworks, ``pietorch/DuRN_S_P.py`` class ``c
 - head: smooth x2 upsampling 128 -> 128, conv3x3 + BN + ReLU, smooth x2 upsampling 128 -> 64,
   conv5x5 64 -> 3, tanh; output = input - tanh(...).
 Convs with dilation 1 pad by reflection, dilated ones by zeros (as the code). Loss:
-``baseline_losses.durn_loss`` (``train/experimental_settings_summary``, raindrop).
+``losses.durn_loss`` (``train/experimental_settings_summary``, raindrop).
 
 Deviation, on purpose: the code's first conv is 5x5 with padding 1, which shrinks the image by 2
 and relies on the stride-2 rounding to grow it back (so the trunk sits one pixel off the input);
@@ -32,8 +32,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from derain_seg_ros.nets.baseline_blocks import SmoothUpsample
 from derain_seg_ros.nets.padding import crop_to, pad_to_multiple
+from train.baselines.blocks import SmoothUpsample
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ class DuRNSPConfig:
         return 4 * (largest_pad + 1)
 
     @classmethod
-    def embedded(cls) -> "DuRNSPConfig":
+    def embedded(cls) -> DuRNSPConfig:
         """For the embedded preset's CPU budget: the paper's 9 blocks and kernels, 3/8 of its widths."""
         return cls(stem_channels=24, channels=48, se_hidden=24)
 
     @classmethod
-    def small(cls) -> "DuRNSPConfig":
+    def small(cls) -> DuRNSPConfig:
         """For tests and the smoke preset: two DuRB-S and two DuRB-P, 8 channels."""
         return cls(stem_channels=8, channels=8, se_hidden=4, s_dilations=(2, 3), p_kernels_dilations=((3, 2), (5, 1)))
 
@@ -133,7 +133,9 @@ def durb_p(channels: int, kernel: int, dilation: int) -> DuRB:
 
 def conv_bn_relu(in_ch: int, out_ch: int, kernel: int, stride: int) -> nn.Sequential:
     """Zero-padded stem conv (stride 2 halves any even size exactly)."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2), nn.BatchNorm2d(out_ch), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2), nn.BatchNorm2d(out_ch), nn.ReLU()
+    )
 
 
 class DuRNSP(nn.Module):

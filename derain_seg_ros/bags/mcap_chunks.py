@@ -33,8 +33,10 @@ class BadChunk:
 
     def describe(self) -> str:
         lost = ", ".join(f"{n} on {topic}" for topic, n in sorted(self.counts.items()))
-        return (f"{self.file}: chunk at byte {self.offset} is damaged ({self.reason}); its messages were left out: "
-                f"{lost or 'none indexed'}, stamped {self.start_ns}..{self.end_ns} ns")
+        return (
+            f"{self.file}: chunk at byte {self.offset} is damaged ({self.reason}); its messages were left out: "
+            f"{lost or 'none indexed'}, stamped {self.start_ns}..{self.end_ns} ns"
+        )
 
 
 def _mcap_storages(reader: Reader) -> list[McapReader]:
@@ -71,8 +73,16 @@ def drop_damaged_chunks(reader: Reader) -> list[BadChunk]:
                 kept.append(chunk)
                 continue
             counts = {topics.get(cid, f"channel {cid}"): n for cid, n in chunk.channel_count.items() if n}
-            bad.append(BadChunk(mcap.path.name, chunk.chunk_start_offset, reason, chunk.message_start_time,
-                                chunk.message_end_time, counts))
+            bad.append(
+                BadChunk(
+                    mcap.path.name,
+                    chunk.chunk_start_offset,
+                    reason,
+                    chunk.message_start_time,
+                    chunk.message_end_time,
+                    counts,
+                )
+            )
             log.error("%s", bad[-1].describe())
         mcap.chunks[:] = kept
     return bad

@@ -60,8 +60,9 @@ def _as_list(features: Tensor | Sequence[Tensor]) -> list[Tensor]:
     return [features] if isinstance(features, Tensor) else list(features)
 
 
-def perceptual_loss(features: FeatureExtractor, output: Tensor, clean: Tensor, distance: str = "mse",
-                    pyramid_weights: bool = False) -> Tensor:
+def perceptual_loss(
+    features: FeatureExtractor, output: Tensor, clean: Tensor, distance: str = "mse", pyramid_weights: bool = False
+) -> Tensor:
     """Distance between ``features`` of the output and of the clean image.
 
     ``pyramid_weights`` weighs k feature maps 2^-(k-1), ..., 1/2, 1 (deepest counts most), as the
@@ -72,13 +73,16 @@ def perceptual_loss(features: FeatureExtractor, output: Tensor, clean: Tensor, d
         target = _as_list(features(clean))
     pred = _as_list(features(output))
     if len(pred) != len(target):
-        raise ValueError(f"feature extractor gave {len(pred)} maps for the output and {len(target)} for the clean image")
+        raise ValueError(
+            f"feature extractor gave {len(pred)} maps for the output and {len(target)} for the clean image"
+        )
     k = len(pred)
     weights = [2.0 ** (i - k + 1) for i in range(k)] if pyramid_weights else [1.0 / k] * k
     return sum(w * dist(p, t) for w, p, t in zip(weights, pred, target))  # type: ignore[return-value]
 
 
 # --- PReNet -------------------------------------------------------------------------------------
+
 
 def prenet_loss(out: dict, clean: Tensor) -> tuple[Tensor, dict[str, float]]:
     """Negative SSIM of the last stage's (unclamped) output: ``train_PReNet.py`` in
@@ -89,6 +93,7 @@ def prenet_loss(out: dict, clean: Tensor) -> tuple[Tensor, dict[str, float]]:
 
 
 # --- DuRN-S-P -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DuRNLossWeights:
@@ -114,6 +119,7 @@ def durn_loss(out: dict, clean: Tensor, weights: DuRNLossWeights = DURN_STEP1) -
 
 
 # --- AGAN ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AGANLossWeights:
@@ -142,14 +148,23 @@ def agan_multiscale_loss(scales: Sequence[Tensor], clean: Tensor, weights: Seque
     if len(scales) != len(weights):
         raise ValueError(f"{len(scales)} outputs but {len(weights)} scale weights")
     return sum(  # type: ignore[return-value]
-        w * F.mse_loss(s, clean if s.shape[-2:] == clean.shape[-2:] else F.interpolate(clean, size=s.shape[-2:], mode="area"))
+        w
+        * F.mse_loss(
+            s, clean if s.shape[-2:] == clean.shape[-2:] else F.interpolate(clean, size=s.shape[-2:], mode="area")
+        )
         for w, s in zip(weights, scales)
     )
 
 
-def agan_generator_loss(out: dict, clean: Tensor, mask_target: Tensor, disc: nn.Module | None = None,
-                        features: FeatureExtractor | None = None,
-                        weights: AGANLossWeights = AGANLossWeights()) -> tuple[Tensor, dict[str, float]]:
+def agan_generator_loss(
+    out: dict,
+    clean: Tensor,
+    mask_target: Tensor,
+    *,
+    disc: nn.Module | None = None,
+    features: FeatureExtractor | None = None,
+    weights: AGANLossWeights = AGANLossWeights(),
+) -> tuple[Tensor, dict[str, float]]:
     """``out``: ``AGANGenerator.forward``'s dict; ``mask_target``: M, N x 1 x H x W in {0, 1}
     (the dataset's mask/, ``rain.mask.rain_mask``). The adversarial term is the paper's log(1 - D(O)), written
     -softplus(logit); it is left out without ``disc``, the perceptual one (MSE of features) without
@@ -164,12 +179,21 @@ def agan_generator_loss(out: dict, clean: Tensor, mask_target: Tensor, disc: nn.
         with frozen(disc):
             _, logit = disc(out["output"])
         terms["adversarial"] = -F.softplus(logit).mean()
-    total = _weighted_sum(terms, {"attention": weights.attention, "multiscale": weights.multiscale,
-                                  "perceptual": weights.perceptual, "adversarial": weights.adversarial})
+    total = _weighted_sum(
+        terms,
+        {
+            "attention": weights.attention,
+            "multiscale": weights.multiscale,
+            "perceptual": weights.perceptual,
+            "adversarial": weights.adversarial,
+        },
+    )
     return total, _parts(terms, total)
 
 
-def agan_discriminator_loss(disc: nn.Module, out: dict, clean: Tensor, gamma: float = 0.05) -> tuple[Tensor, dict[str, float]]:
+def agan_discriminator_loss(
+    disc: nn.Module, out: dict, clean: Tensor, gamma: float = 0.05
+) -> tuple[Tensor, dict[str, float]]:
     """L_D = -log D(R) - log(1 - D(O)) + gamma L_map, L_map = MSE(D_map(O), A_N) + MSE(D_map(R), 0):
     the discriminator's map must find the generator's attention on derained images, nothing on clean ones."""
     fake = out["output"].detach()
@@ -187,6 +211,7 @@ def agan_discriminator_loss(disc: nn.Module, out: dict, clean: Tensor, gamma: fl
 
 # --- ICSC ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ICSCLossWeights:
     """maxsuel-fa/i-can-see-clearly-now ``src/options/options.py`` (lambda_adv, lambda_vgg,
@@ -199,9 +224,14 @@ class ICSCLossWeights:
     feature_matching: float = 1.0
 
 
-def icsc_generator_loss(out: dict, clean: Tensor, disc: nn.Module | None = None,
-                        features: FeatureExtractor | None = None,
-                        weights: ICSCLossWeights = ICSCLossWeights()) -> tuple[Tensor, dict[str, float]]:
+def icsc_generator_loss(
+    out: dict,
+    clean: Tensor,
+    *,
+    weights: ICSCLossWeights = ICSCLossWeights(),
+    disc: nn.Module | None = None,
+    features: FeatureExtractor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
     """``out``: ``ICSCGenerator.forward``'s dict. Adversarial: MSE(D(G(x)), 1) on the PatchGAN's
     score map; feature matching: L1 between the discriminator's interior features on the output
     and on the clean image (both need ``disc``); perceptual needs ``features``."""
@@ -219,8 +249,14 @@ def icsc_generator_loss(out: dict, clean: Tensor, disc: nn.Module | None = None,
         terms["feature_matching"] = sum(  # type: ignore[assignment]
             2.0 ** (i - k + 1) * F.l1_loss(f, r) for i, (f, r) in enumerate(zip(fake[:-1], real[:-1]))
         )
-    total = _weighted_sum(terms, {"perceptual": weights.perceptual, "adversarial": weights.adversarial,
-                                  "feature_matching": weights.feature_matching})
+    total = _weighted_sum(
+        terms,
+        {
+            "perceptual": weights.perceptual,
+            "adversarial": weights.adversarial,
+            "feature_matching": weights.feature_matching,
+        },
+    )
     return total, _parts(terms, total)
 
 

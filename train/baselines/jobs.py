@@ -1,5 +1,5 @@
 """The jobs of the paper's four baselines: the network in front of the frozen stage-0 DeepLab, its
-own losses (``derain_seg_ros/baseline_losses.py``), and for the GANs the discriminator with its
+own losses (``losses.py``), and for the GANs the discriminator with its
 step, an ``Adversary`` of the one loop.
 
 Choices made here, for every baseline alike:
@@ -24,7 +24,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from derain_seg_ros.baseline_losses import (
+from derain_seg_ros.nets.deeplab import DeepLabV3Plus
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.preprocess import to_float_nchw
+from train.baselines.agan import AGANDiscriminator, AGANDiscriminatorConfig
+from train.baselines.icsc import ICSCDiscriminator, ICSCDiscriminatorConfig
+from train.baselines.losses import (
     DURN_STEP1,
     agan_discriminator_loss,
     agan_generator_loss,
@@ -33,11 +38,7 @@ from derain_seg_ros.baseline_losses import (
     icsc_generator_loss,
     prenet_loss,
 )
-from derain_seg_ros.nets.agan import AGANDiscriminator, AGANDiscriminatorConfig
-from derain_seg_ros.nets.deeplab import DeepLabV3Plus
-from derain_seg_ros.nets.icsc import ICSCDiscriminator, ICSCDiscriminatorConfig
-from derain_seg_ros.nets.pipeline import DerainSegPipeline
-from derain_seg_ros.runtime.preprocess import to_float_nchw
+from train.baselines.pipeline import BaselineConfig, baseline_config, baseline_pipeline
 from train.config import TrainConfig
 from train.loop import Adversary, Job, Loss, multistep
 from train.stages import load_stage0, pipeline_config
@@ -57,12 +58,20 @@ def discriminator(cfg: TrainConfig, derainer: str) -> nn.Module:
     return net(sizes())
 
 
+def baseline_config_of(cfg: TrainConfig, derainer: str) -> BaselineConfig:
+    """The baseline at the model preset's widths, in front of the preset's DeepLab, with its inference settings."""
+    ours = pipeline_config(cfg)
+    return baseline_config(derainer, cfg.model.preset, ours.deeplab, correction_shrink=ours.correction_shrink)
+
+
 def backbone_features(deeplab: DeepLabV3Plus, layers: Sequence[str]) -> Callable[[Tensor], list[Tensor]]:
     """Image in [0, 1] -> the frozen segmenter's backbone features named by ``layers``."""
+
     def features(image: Tensor) -> list[Tensor]:
         layer1, layer4 = deeplab.backbone(deeplab.normalise(image))
         taps = {"layer1": layer1, "layer4": layer4}
         return [taps[name] for name in layers]
+
     return features
 
 
@@ -75,7 +84,7 @@ def generator_forward(model: nn.Module, batch: dict[str, Any]) -> dict[str, Any]
 
 def baseline_job(cfg: TrainConfig, baseline: Baseline) -> Job:
     """``baseline.derainer`` learns with its own losses; DeepLab (stage 0) stays frozen."""
-    pipeline = DerainSegPipeline(pipeline_config(cfg, derainer=baseline.derainer))  # type: ignore[arg-type]
+    pipeline = baseline_pipeline(baseline_config_of(cfg, baseline.derainer))
     load_stage0(cfg, pipeline)
     o = cfg.optim
 
@@ -85,13 +94,26 @@ def baseline_job(cfg: TrainConfig, baseline: Baseline) -> Job:
     step, adversary = _losses(cfg, baseline.derainer, pipeline, optimizer)
     # As for the Table-1 variants, DDP wraps the whole pipeline; the frozen DeepLab gets
     # requires_grad False in ``fit``, so neither DDP nor the optimizer sees it.
-    return Job(baseline.name, pipeline, pipeline, (pipeline.deeplab,), optimizer,
-               multistep(o.milestones, o.gamma, o.warmup), step, getattr(cfg.baseline_epochs, baseline.derainer) or o.epochs,
-               o.steps_per_epoch, adversary)
+    return Job(
+        baseline.name,
+        pipeline,
+        pipeline,
+        (pipeline.deeplab,),
+        optimizer,
+        multistep(o.milestones, o.gamma, o.warmup),
+        step,
+        getattr(cfg.baseline_epochs, baseline.derainer) or o.epochs,
+        o.steps_per_epoch,
+        adversary,
+    )
 
 
-def _losses(cfg: TrainConfig, derainer: str, pipeline: DerainSegPipeline,
-            optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer]) -> tuple[Callable[..., Loss], Adversary | None]:
+def _losses(
+    cfg: TrainConfig,
+    derainer: str,
+    pipeline: DerainSegPipeline,
+    optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+) -> tuple[Callable[..., Loss], Adversary | None]:
     """(the generator's step function, the adversary or None) of one baseline."""
     if derainer == "prenet":
         return lambda model, batch: prenet_loss(*_out_clean(generator_forward(model, batch))), None

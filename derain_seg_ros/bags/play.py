@@ -20,11 +20,14 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from derain_seg_ros.ros.bag import BagError, open_reader
+from derain_seg_ros.bags.replay import BagError, open_reader
 
 log = logging.getLogger(__name__)
-CAMERA_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage,
-                "sensor_msgs/msg/CameraInfo": CameraInfo}
+CAMERA_TYPES = {
+    "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/CompressedImage": CompressedImage,
+    "sensor_msgs/msg/CameraInfo": CameraInfo,
+}
 PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # reaches BEST_EFFORT and RELIABLE subscribers
 
 
@@ -34,8 +37,15 @@ class PlaySummary:
     seconds: float = 0.0
 
 
-def play_bag(bag: str | Path, rate: float = 1.0, topics: Sequence[str] | None = None, clock: bool = False,
-             wait_for_subscribers_s: float = 0.0, delay_s: float = 0.0, context=None) -> PlaySummary:
+def play_bag(
+    bag: str | Path,
+    rate: float = 1.0,
+    topics: Sequence[str] | None = None,
+    clock: bool = False,
+    wait_for_subscribers_s: float = 0.0,
+    delay_s: float = 0.0,
+    context=None,
+) -> PlaySummary:
     """Publish the bag's Image, CompressedImage and CameraInfo topics (or ``topics``) in recorded order.
 
     ``wait_for_subscribers_s``: first wait up to this long until every image topic has a subscriber,
@@ -54,8 +64,10 @@ def play_bag(bag: str | Path, rate: float = 1.0, topics: Sequence[str] | None = 
     try:
         conns = [c for c in reader.connections if c.msgtype in CAMERA_TYPES and (not topics or c.topic in topics)]
         if topics and (missing := set(topics) - {c.topic for c in conns}):
-            raise BagError(f"no camera topic(s) {sorted(missing)} in {bag}; it has "
-                           f"{sorted(c.topic for c in reader.connections if c.msgtype in CAMERA_TYPES)}")
+            raise BagError(
+                f"no camera topic(s) {sorted(missing)} in {bag}; it has "
+                f"{sorted(c.topic for c in reader.connections if c.msgtype in CAMERA_TYPES)}"
+            )
         if not conns:
             raise BagError(f"{bag} holds no Image, CompressedImage or CameraInfo topic")
         pubs = {c.id: node.create_publisher(CAMERA_TYPES[c.msgtype], c.topic, PLAY_QOS) for c in conns}

@@ -24,7 +24,7 @@ Sizes (from rui1996/DeRaindrop, the authors' code, ``models/generator.py`` and
   conv5x5 128 -> 1, then on features x map: conv5x5/4 128 -> 64, conv5x5/4 64 -> 32 (ReLU),
   Linear(32*14*14, 1024), Linear(1024, 1) (no activation between them, as the code).
 Loss weights (theta 0.8, lambdas 0.6/0.8/1.0, 0.01 on L_GAN, gamma 0.05) are in
-``baseline_losses`` with their sources.
+``losses`` with their sources.
 
 Deviations, on purpose:
 - The code's discriminator applies ``conv7`` twice (it would not run: the second call gets 64
@@ -44,8 +44,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from derain_seg_ros.nets.baseline_blocks import ConvLSTMCell, ReluResBlock, SmoothUpsample
 from derain_seg_ros.nets.padding import crop_to, pad_to_multiple
+from train.baselines.blocks import ConvLSTMCell, ReluResBlock, SmoothUpsample
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,11 @@ class AGANConfig:
     last_channels: int = 32
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or len(self.widths) != 3 or min(*self.widths, self.attention_channels, self.last_channels) < 1:
+        if (
+            self.steps < 1
+            or len(self.widths) != 3
+            or min(*self.widths, self.attention_channels, self.last_channels) < 1
+        ):
             raise ValueError(f"AGANConfig needs steps >= 1 and three positive autoencoder widths, got {self}")
 
     @property
@@ -66,14 +70,16 @@ class AGANConfig:
         return 4  # two stride-2 convs in the autoencoder
 
     @classmethod
-    def embedded(cls) -> "AGANConfig":
+    def embedded(cls) -> AGANConfig:
         """For the embedded preset's CPU budget: the paper's 4 steps and layers, 1/4 of its widths."""
         return cls(attention_channels=8, widths=(16, 32, 64), last_channels=8)
 
     @classmethod
-    def small(cls) -> "AGANConfig":
+    def small(cls) -> AGANConfig:
         """For tests and the smoke preset: two time steps, one block, 8-16 channels."""
-        return cls(steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2, 4), last_channels=8)
+        return cls(
+            steps=2, attention_channels=8, attention_blocks=1, widths=(8, 8, 16), dilations=(2, 4), last_channels=8
+        )
 
 
 @dataclass(frozen=True)
@@ -88,18 +94,20 @@ class AGANDiscriminatorConfig:
             raise ValueError(f"AGANDiscriminatorConfig needs positive widths, got {self}")
 
     @classmethod
-    def embedded(cls) -> "AGANDiscriminatorConfig":
+    def embedded(cls) -> AGANDiscriminatorConfig:
         """For the embedded preset's CPU budget: the paper's layers, thin; the head pools to 8 x 8 and has 128 hidden units."""
         return cls(widths=(4, 8, 8, 8, 8, 8), tail_widths=(8, 8), fc_grid=8, fc_hidden=128)
 
     @classmethod
-    def small(cls) -> "AGANDiscriminatorConfig":
+    def small(cls) -> AGANDiscriminatorConfig:
         """For tests and the smoke preset: three thin layers, a 3 x 3 head."""
         return cls(widths=(4, 4, 8), tail_widths=(8, 4), fc_grid=3, fc_hidden=8)
 
 
 def conv_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, stride, padding=dilation * (kernel // 2), dilation=dilation), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, stride, padding=dilation * (kernel // 2), dilation=dilation), nn.ReLU()
+    )
 
 
 class AttentiveRecurrentNet(nn.Module):
@@ -181,7 +189,12 @@ class AGANGenerator(nn.Module):
         scales = self.autoencoder(padded, maps[-1])
         scales = [crop_to(s, (-(-size[0] // f), -(-size[1] // f))) for s, f in zip(scales, (4, 2, 1))]
         output = scales[-1]
-        return {"attention": [crop_to(m, size) for m in maps], "scales": scales, "output": output, "derained": output.clamp(0, 1)}
+        return {
+            "attention": [crop_to(m, size) for m in maps],
+            "scales": scales,
+            "output": output,
+            "derained": output.clamp(0, 1),
+        }
 
 
 class AGANDiscriminator(nn.Module):
@@ -205,4 +218,3 @@ class AGANDiscriminator(nn.Module):
         x = self.features(image)
         attention = self.f_map(x)
         return attention, self.tail(x * attention)
-
