@@ -28,9 +28,13 @@ def losses(run_dir: Path) -> list[float]:
         return [float(row["loss_total"]) for row in csv.DictReader(f)]
 
 
+def stage_args(stage: int, data: Path, out: Path, *extra: str) -> list[str]:
+    """train/run.py's arguments for one smoke-config stage on ``data`` into ``out``."""
+    return ["--stage", str(stage), "--config", "smoke", f"data.root={data}", f"run.out={out}", *FAST, *extra]
+
+
 def train(stage: int, data: Path, out: Path, *extra: str) -> Path:
-    args = ["--stage", str(stage), "--config", "smoke", f"data.root={data}", f"run.out={out}", *FAST, *extra]
-    assert run_main(args) == 0
+    assert run_main(stage_args(stage, data, out, *extra)) == 0
     return out / f"stage{stage}" / "last.pt"
 
 
@@ -193,18 +197,14 @@ def test_ablation_report_has_the_five_variants_and_the_other_c(
 def test_resuming_with_other_networks_names_what_changed_and_keeps_the_checkpoint(
     dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys
 ) -> None:
-    common = [
-        "--stage",
-        "1",
-        "--config",
-        "smoke",
-        f"data.root={dataset}",
-        f"run.out={tmp_path}",
-        *FAST,
+    common = stage_args(
+        1,
+        dataset,
+        tmp_path,
         f"init.stage0={trained['stage0']}",
         "optim.epochs=1",
         "optim.steps_per_epoch=4",
-    ]
+    )
     assert run_main([*common, "run.max_steps=1"]) == 0
     before = read_checkpoint(tmp_path / "stage1" / "last.pt")
     assert run_main([*common, "--resume", "model.coarse.residual=true"]) == 2
@@ -217,18 +217,14 @@ def test_resuming_with_other_networks_names_what_changed_and_keeps_the_checkpoin
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint(
     dataset: Path, trained: dict[str, Path], tmp_path: Path, capsys
 ) -> None:
-    common = [
-        "--stage",
-        "1",
-        "--config",
-        "smoke",
-        f"data.root={dataset}",
-        f"run.out={tmp_path}",
-        *FAST,
+    common = stage_args(
+        1,
+        dataset,
+        tmp_path,
         f"init.stage0={trained['stage0']}",
         "optim.epochs=3",
         "optim.steps_per_epoch=2",
-    ]
+    )
     assert run_main([*common, "run.max_steps=2"]) == 0  # one good epoch on disk
     before = read_checkpoint(tmp_path / "stage1" / "last.pt")
     assert run_main([*common, "--resume", "optim.lr=1e30"]) == 2  # Adam steps of 1e30 overflow within a step or two
@@ -314,14 +310,10 @@ def test_selection_on_held_out_items_hands_on_the_start_when_training_only_hurts
 ) -> None:
     """Stage 2 starts at the identity; with an absurd rate every epoch scores worse on the held-out
     items, so best.pt must be the starting point: the stage hands on stage 1's output unchanged."""
-    common = [
-        "--stage",
-        "2",
-        "--config",
-        "smoke",
-        f"data.root={dataset}",
-        f"run.out={tmp_path}",
-        *FAST,
+    common = stage_args(
+        2,
+        dataset,
+        tmp_path,
         f"init.stage0={trained['stage0']}",
         f"init.stage1={trained['stage1']}",
         "data.val_count=2",
@@ -330,7 +322,7 @@ def test_selection_on_held_out_items_hands_on_the_start_when_training_only_hurts
         "stage2.steps_per_epoch=2",
         "stage2.warmup=0",
         "stage2.lr=0.5",
-    ]
+    )
     assert run_main(common) == 0
     best, last = read_checkpoint(tmp_path / "stage2" / "best.pt"), read_checkpoint(tmp_path / "stage2" / "last.pt")
     assert best["step"] == 0 and last["step"] == 4 and last["best_score"] == best["best_score"]
