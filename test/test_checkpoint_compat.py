@@ -23,14 +23,13 @@ def test_the_shipped_checkpoints_load_as_their_preset(model: str) -> None:
     assert pipeline.cfg == PipelineConfig.from_dict(stored) == PRESETS[model]()
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_a_shipped_checkpoint_written_before_the_baselines_moved_out_loads(model: str) -> None:
-    """Both shipped files were written by the code before the split: they store the four baseline configs
-    beside ours (``derainer: ours``). A repacked file fails here; the synthetic old checkpoints below cover
-    the format independently of them."""
-    stored = read_checkpoint(shipped_checkpoint(model))["config"]
+def test_the_embedded_checkpoint_written_before_the_baselines_moved_out_loads() -> None:
+    """The embedded file was written by the code before the split: it stores the four baseline configs
+    beside ours (``derainer: ours``). (The streets file has been retrained since; the synthetic old
+    checkpoints below cover the format independently of either.) A repacked file fails here."""
+    stored = read_checkpoint(shipped_checkpoint("embedded"))["config"]
     assert {"derainer", "prenet", "durn", "agan", "icsc"} <= set(stored)
-    assert load_pipeline(shipped_checkpoint(model))[0].cfg == PRESETS[model]()
+    assert load_pipeline(shipped_checkpoint("embedded"))[0].cfg == PRESETS["embedded"]()
 
 
 def _old_checkpoint(tmp_path: Path, **changes: object) -> tuple[Path, DerainSegPipeline]:

@@ -25,3 +25,32 @@ def test_earlier_stages_come_from_their_own_checkpoints(tmp_path: Path) -> None:
     assert cfg["stage0"] == {"lr": 0.04}
     assert cfg["optim"] == {"epochs": 16}
     assert cfg["stage2"] == {"lr": 5e-5} and cfg["seed"] == 0
+
+
+def test_a_warm_started_stage1_reports_its_own_data_and_the_run_it_started_from(tmp_path: Path) -> None:
+    base = {"stage0": {"lr": 0.04}, "optim": {"epochs": 8}, "data": {"extra_roots": ["a"]}, "init": {}}
+    earlier = tmp_path / "camvid" / "stage1" / "last.pt"
+    _save(earlier, {**base, "optim": {"epochs": 16}})
+    fine_tune = {"epochs": 5, "lr": 3e-4}
+    _save(
+        tmp_path / "stage1" / "last.pt",
+        {**base, "optim": fine_tune, "data": {"extra_roots": ["a", "b"]}, "init": {"stage1": str(earlier)}},
+    )
+    _save(tmp_path / "stage0" / "last.pt", base)
+    _save(tmp_path / "stage2" / "last.pt", base)
+
+    cfg = as_trained(tmp_path)
+
+    assert cfg["optim"] == fine_tune and cfg["stage1_data"] == {"extra_roots": ["a", "b"]}
+    assert cfg["data"] == {"extra_roots": ["a"]}  # stage 2's own
+    assert cfg["stage1_warm_start"] == {"from": str(earlier), "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}}
+    plain = as_trained_without_warm_start(tmp_path)
+    assert "stage1_warm_start" not in plain and "stage1_data" not in plain
+
+
+def as_trained_without_warm_start(tmp_path: Path) -> dict:
+    base = {"stage0": {}, "optim": {}, "data": {"root": "x"}, "init": {}}
+    run = tmp_path / "plain"
+    for stage in ("stage0", "stage1", "stage2"):
+        _save(run / stage / "last.pt", base)
+    return as_trained(run)

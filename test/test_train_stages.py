@@ -469,3 +469,23 @@ def test_ablation_overrides_after_rows_are_applied_and_unknown_rows_named(tmp_pa
     err = capsys.readouterr().err
     assert "A/C/Rx" in err and "A/C/R+TJT" in err  # names the typo and the rows there are
     assert not (tmp_path / "stage0").exists()  # refused before any training
+
+
+def test_stage1_with_init_stage1_starts_from_those_weights_and_without_it_from_scratch(
+    trained: dict[str, Path],
+) -> None:
+    """A warm start (the streets model's fine-tune on dash-cam footage) continues the given A and C."""
+    from train.config import load_config
+    from train.stages import pipeline_job
+    from train.variants import STAGE1
+
+    given = read_checkpoint(trained["stage1"])["model"]
+    names = [k for k in given if k.split(".")[0] in ("attention", "coarse")]
+
+    def start(*overrides: str) -> dict[str, torch.Tensor]:
+        cfg = load_config("smoke", [f"init.stage0={trained['stage0']}", *overrides])
+        return pipeline_job(cfg, STAGE1).pipeline.state_dict()
+
+    warm, fresh = start(f"init.stage1={trained['stage1']}"), start()
+    assert names and all(torch.equal(warm[k], given[k]) for k in names)
+    assert not all(torch.equal(fresh[k], given[k]) for k in names)

