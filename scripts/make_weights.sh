@@ -34,7 +34,7 @@ SETS="data.root=$DATA/streets_car data.extra_roots=[$DATA/streets_paper,$DATA/st
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16
 # Then a fine-tune with the dash-cam videos added (wet and dry) and more dry items: 16 epochs on CamVid alone
-# changed dry highway photos by up to 31 dB PSNR; this fine-tune brings them back above 42 (train/RESULTS.md).
+# changed dry highway photos down to 31 dB PSNR; this fine-tune brings them back above 41 (train/RESULTS.md).
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/camvid/stage1/last.pt" \
     data.root=$DATA/streets_car \
     "data.extra_roots=[$DATA/streets_paper,$DATA/streets_pane,$DATA/realdrive_car,$DATA/realdrive_paper,$DATA/realdrive_pane]" \

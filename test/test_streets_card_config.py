@@ -13,6 +13,15 @@ def _save(path: Path, train_config: dict) -> None:
     torch.save({"format": FORMAT, "train_config": train_config}, path)
 
 
+def _plain_run(tmp_path: Path) -> dict:
+    """as_trained of a run whose stages all ran on one config, without a warm start."""
+    base = {"stage0": {}, "optim": {}, "data": {"root": "x"}, "init": {}}
+    run = tmp_path / "plain"
+    for stage in ("stage0", "stage1", "stage2"):
+        _save(run / stage / "last.pt", base)
+    return as_trained(run)
+
+
 def test_earlier_stages_come_from_their_own_checkpoints(tmp_path: Path) -> None:
     # Stage 2 ran with the config file's stage-0 and stage-1 values, which the earlier stages had overridden.
     stage2_view = {"stage0": {"lr": 0.01}, "optim": {"epochs": 8}, "stage2": {"lr": 5e-5}, "seed": 0}
@@ -44,13 +53,5 @@ def test_a_warm_started_stage1_reports_its_own_data_and_the_run_it_started_from(
     assert cfg["optim"] == fine_tune and cfg["stage1_data"] == {"extra_roots": ["a", "b"]}
     assert cfg["data"] == {"extra_roots": ["a"]}  # stage 2's own
     assert cfg["stage1_warm_start"] == {"from": str(earlier), "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}}
-    plain = as_trained_without_warm_start(tmp_path)
+    plain = _plain_run(tmp_path)
     assert "stage1_warm_start" not in plain and "stage1_data" not in plain
-
-
-def as_trained_without_warm_start(tmp_path: Path) -> dict:
-    base = {"stage0": {}, "optim": {}, "data": {"root": "x"}, "init": {}}
-    run = tmp_path / "plain"
-    for stage in ("stage0", "stage1", "stage2"):
-        _save(run / stage / "last.pt", base)
-    return as_trained(run)
