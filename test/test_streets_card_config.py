@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from derain_seg_ros.runtime.checkpoint import FORMAT
-from train.streets_card import as_trained
+from train.streets_card import as_trained, read_run
 
 
 def _save(path: Path, train_config: dict) -> None:
@@ -19,7 +19,7 @@ def _plain_run(tmp_path: Path) -> dict:
     run = tmp_path / "plain"
     for stage in ("stage0", "stage1", "stage2"):
         _save(run / stage / "last.pt", base)
-    return as_trained(run)
+    return as_trained(read_run(run))
 
 
 def test_earlier_stages_come_from_their_own_checkpoints(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_earlier_stages_come_from_their_own_checkpoints(tmp_path: Path) -> None:
     _save(tmp_path / "stage1" / "last.pt", {**stage2_view, "optim": {"epochs": 16}})
     _save(tmp_path / "stage2" / "last.pt", stage2_view)
 
-    cfg = as_trained(tmp_path)
+    cfg = as_trained(read_run(tmp_path))
 
     assert cfg["stage0"] == {"lr": 0.04}
     assert cfg["optim"] == {"epochs": 16}
@@ -48,7 +48,7 @@ def test_a_warm_started_stage1_reports_its_own_data_and_the_run_it_started_from(
     _save(tmp_path / "stage0" / "last.pt", base)
     _save(tmp_path / "stage2" / "last.pt", base)
 
-    cfg = as_trained(tmp_path)
+    cfg = as_trained(read_run(tmp_path))
 
     assert cfg["optim"] == fine_tune and cfg["stage1_data"] == {"extra_roots": ["a", "b"]}
     assert cfg["data"] == {"extra_roots": ["a"]}  # stage 2's own

@@ -16,6 +16,7 @@ from typing import Any
 from derain_seg_ros.data.io import parse_size
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest
 from derain_seg_ros.fileio import atomic_write_bytes
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
 from derain_seg_ros.runtime.shipped import pack_for_shipping, sha256_of
 from train.evaluate import do_no_harm
@@ -30,23 +31,22 @@ LICENCE = (
 )
 
 
-def _minutes(checkpoint: Path) -> float:
-    return float(read_checkpoint(checkpoint).get("train_seconds", float("nan"))) / 60
+WARM_START = "stage1 warm start"
 
 
-def warm_start(run: Path) -> Path | None:
-    """The earlier stage 1 this run's stage 1 was fine-tuned from (its ``init.stage1``), if any."""
-    init = read_checkpoint(run / "stage1" / "last.pt")["train_config"].get("init", {}).get("stage1")
-    return Path(init) if init else None
+def read_run(run: Path) -> dict[str, dict[str, Any]]:
+    """Each stage's last checkpoint, read once; a warm-started stage 1 adds the run it started from
+    (its ``init.stage1``) under ``WARM_START``."""
+    states = {stage: read_checkpoint(run / stage / "last.pt") for stage in ("stage0", "stage1", "stage2")}
+    earlier = states["stage1"]["train_config"].get("init", {}).get("stage1")
+    if earlier:
+        states[WARM_START] = read_checkpoint(Path(earlier))
+    return states
 
 
-def stage_minutes(run: Path) -> dict[str, float]:
+def stage_minutes(states: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Wall minutes per stage; a warm-started stage 1 counts the run it started from as well."""
-    minutes = {stage: _minutes(run / stage / "last.pt") for stage in ("stage0", "stage1", "stage2")}
-    earlier = warm_start(run)
-    if earlier is not None:
-        minutes["stage1 warm start"] = _minutes(earlier)
-    return minutes
+    return {stage: float(state.get("train_seconds", float("nan"))) / 60 for stage, state in states.items()}
 
 
 def selection_line(run: Path) -> str:
@@ -74,7 +74,7 @@ def ship_streets(run: Path, out: Path, card_path: Path, eval_data: list[str], dr
     for name, spec in name_path_pairs(dry_specs, "--dry").items():
         folder, _, size = spec.partition("@")
         dry[name] = do_no_harm(pipeline, folder, parse_size(size) if size else None)
-    text = card(out, run, results, dry, sets, today)
+    text = card(out, pipeline, run, results, dry, sets, today)
     atomic_write_bytes(card_path, text.encode())
     atomic_write_bytes(
         card_path.with_suffix(".json"), json.dumps({"rain": results, "dry": dry}, indent=1, default=str).encode()
@@ -82,46 +82,56 @@ def ship_streets(run: Path, out: Path, card_path: Path, eval_data: list[str], dr
     return card_path
 
 
-def as_trained(run: Path) -> dict[str, Any]:
+def as_trained(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Stage 2's training config with each earlier stage's section from that stage's own checkpoint: a stage
     resumed or run with other overrides than the later ones is reported as it really ran."""
-    cfg = dict(read_checkpoint(run / "stage2" / "last.pt")["train_config"])
-    cfg["stage0"] = read_checkpoint(run / "stage0" / "last.pt")["train_config"]["stage0"]
-    stage1 = read_checkpoint(run / "stage1" / "last.pt")["train_config"]
+    cfg = dict(states["stage2"]["train_config"])
+    cfg["stage0"] = states["stage0"]["train_config"]["stage0"]
+    stage1 = states["stage1"]["train_config"]
     cfg["optim"] = stage1["optim"]
     if stage1.get("data", cfg.get("data")) != cfg.get("data"):
         cfg["stage1_data"] = stage1["data"]
-    earlier = warm_start(run)
-    if earlier is not None:
-        theirs = read_checkpoint(earlier)["train_config"]
-        cfg["stage1_warm_start"] = {"from": str(earlier), "optim": theirs["optim"], "data": theirs["data"]}
+    if WARM_START in states:
+        theirs = states[WARM_START]["train_config"]
+        cfg["stage1_warm_start"] = {"from": stage1["init"]["stage1"], "optim": theirs["optim"], "data": theirs["data"]}
     return cfg
 
 
-def card(out: Path, run: Path, results: dict[str, Any], dry: dict[str, Any], sets: dict[str, Path], today: str) -> str:
-    pipeline, _ = load_pipeline(out)
+def _set_line(label: str, root: Path, scored: bool) -> str:
+    """One data set of the card: where it came from, its rain and its split."""
+    m = load_manifest(root)
+    spec, splits = m["spec"], m["splits"]
+    split = (
+        f"{splits['train']} train / {splits['test']} held-out (CamVid val)"
+        if scored
+        else f"{splits['train']} train (not scored)"
+    )
+    return (
+        f"| {label} | `{root}`: {spec['source']} `{spec['root']}` at {spec['height']}x{spec['width']}, "
+        f"rain preset `{spec['rain_preset']}`, seed {spec['seed']}; {split} |"
+    )
+
+
+def card(
+    out: Path,
+    pipeline: DerainSegPipeline,
+    run: Path,
+    results: dict[str, Any],
+    dry: dict[str, Any],
+    sets: dict[str, Path],
+    today: str,
+) -> str:
     counts = pipeline.parameter_counts()
-    cfg = as_trained(run)
-    minutes = stage_minutes(run)
+    states = read_run(run)
+    cfg = as_trained(states)
+    minutes = stage_minutes(states)
     stage1_minutes = f"{minutes['stage1']:.1f} min"
-    if "stage1 warm start" in minutes:
-        stage1_minutes = f"{minutes['stage1 warm start']:.1f} min (CamVid) + {minutes['stage1']:.1f} min (fine-tune)"
-    data_lines = []
-    for kind, root in sets.items():
-        m = load_manifest(root)
-        data_lines.append(
-            f"| {kind} rain | `{root}`: {m['spec']['source']} `{m['spec']['root']}` at "
-            f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
-            f"{m['spec']['seed']}; {m['splits']['train']} train / {m['splits']['test']} held-out (CamVid val) |"
-        )
+    if WARM_START in minutes:
+        stage1_minutes = f"{minutes[WARM_START]:.1f} min (CamVid) + {minutes['stage1']:.1f} min (fine-tune)"
+    data_lines = [_set_line(f"{kind} rain", root, scored=True) for kind, root in sets.items()]
     for root in cfg.get("stage1_data", {}).get("extra_roots", []):
         if Path(root) not in sets.values() and (Path(root) / "manifest.json").is_file():
-            m = load_manifest(Path(root))
-            data_lines.append(
-                f"| stage 1 fine-tune only | `{root}`: {m['spec']['source']} `{m['spec']['root']}` at "
-                f"{m['spec']['height']}x{m['spec']['width']}, rain preset `{m['spec']['rain_preset']}`, seed "
-                f"{m['spec']['seed']}; {m['splits']['train']} train (not scored) |"
-            )
+            data_lines.append(_set_line("stage 1 fine-tune only", Path(root), scored=False))
     body = report(results, dry, out).split("\n", 2)[2]  # the report without its title line
     lines = [
         "# Model card: the shipped streets model (the default)",
