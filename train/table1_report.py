@@ -42,8 +42,9 @@ TRAINED_IN_VARIANTS = ("A/C+OJT", "A/C/R", "A/C/R+OJT")
 MEAN_KEYS = ("psnr_y", "psnr_rgb", "ssim_rgb", "miou", "worse_than_input", "clean_in_psnr_rgb", "clean_in_miou")
 
 
-def rows(run: Path, variants: Path) -> dict[str, tuple[Path, float]]:
-    """Each row's checkpoint and its training minutes since A/C (A/C itself: 0)."""
+def rows(run: Path, variants: Path) -> tuple[dict[str, tuple[Path, float]], dict[str, str]]:
+    """Each row's checkpoint and training seconds since A/C (A/C itself: 0), and what each trained row's
+    budget was (epochs, rate, minutes, from its checkpoint's own config); each checkpoint read once."""
     found: dict[str, Path] = {"A/C": run / "stage1" / "last.pt"}
     for name in TRAINED_IN_VARIANTS:
         found[name] = variants / variant_folders(name)[-1] / "last.pt"
@@ -51,17 +52,17 @@ def rows(run: Path, variants: Path) -> dict[str, tuple[Path, float]]:
     missing = [f"{name} ({path})" for name, path in found.items() if not path.is_file()]
     if missing:
         raise DerainSegError(f"no checkpoint for {', '.join(missing)}: train them first (scripts/table1_streets.sh)")
-    return {
-        name: (path, 0.0 if name == "A/C" else float(read_checkpoint(path).get("train_seconds", 0.0)))
-        for name, path in found.items()
-    }
-
-
-def budget(name: str, path: Path, seconds: float) -> str:
-    """What a row trained since A/C: its epochs, rate and wall time, from its checkpoint's own config."""
-    config = read_checkpoint(path).get("train_config", {})
-    section = config.get("stage2" if name == "A/C/R+TJT" else "optim", {})
-    return f"{name} {section.get('epochs', '?')} epochs at lr {section.get('lr', '?')} ({seconds / 60:.1f} min)"
+    trained: dict[str, tuple[Path, float]] = {"A/C": (found["A/C"], 0.0)}
+    budgets: dict[str, str] = {}
+    for name, path in list(found.items())[1:]:
+        state = read_checkpoint(path)
+        seconds = float(state.get("train_seconds", 0.0))
+        section = state.get("train_config", {}).get("stage2" if name == "A/C/R+TJT" else "optim", {})
+        trained[name] = (path, seconds)
+        budgets[name] = (
+            f"{name} {section.get('epochs', '?')} epochs at lr {section.get('lr', '?')} ({seconds / 60:.1f} min)"
+        )
+    return trained, budgets
 
 
 def means(per_set: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
@@ -108,6 +109,7 @@ def claims(mean: dict[str, dict[str, float]]) -> list[str]:
 
 
 def mean_table(mean: dict[str, dict[str, float]]) -> str:
+    """The means over the sets, one column per row of Table 1, the paper's figures in the last line."""
     names = [n for n in mean if n != "Clean (upper bound)"]
     lines = ["| | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for title, key, fmt in (
@@ -143,13 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         if any("=" not in spec for spec in args.eval_data):
             raise DerainSegError(f"--eval-data takes NAME=ROOT, got {args.eval_data}")
         sets = dict(spec.split("=", 1) for spec in args.eval_data)
-        trained = rows(args.run, args.variants)
+        trained, budgets = rows(args.run, args.variants)
         per_set = {name: score(trained, root, False, args.limit, None) for name, root in sets.items()}
     except DerainSegError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mean = means(per_set)
-    since = " · ".join(budget(name, path, seconds) for name, (path, seconds) in trained.items() if name != "A/C")
+    since = " · ".join(budgets.values())
     report = (
         f"# Table 1 at one budget from `{args.run}`\n\n"
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} · {machine()} · sets: "
