@@ -1,4 +1,4 @@
-"""python train/table1_report.py --run RUN --variants DIR --eval-data NAME=ROOT ... [--out DIR] [--results FILE]
+"""python train/table1_report.py --run RUN --variants DIR --eval-data NAME=ROOT ... --out DIR [--limit N]
 
 Table 1 of the paper scored on several rain sets at once, for a table whose rows were trained at one
 budget from a finished run (scripts/table1_streets.sh): A/C is RUN's stage 1, A/C/R+TJT what RUN's
@@ -23,12 +23,14 @@ if __package__ in (None, ""):
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import read_checkpoint  # noqa: E402
+from derain_seg_ros.validate import POSITIVE_INT  # noqa: E402
 from train.ablation import score  # noqa: E402
 from train.cli import script_parser  # noqa: E402
 from train.evaluate import markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
 from train.provenance import machine  # noqa: E402
 from train.run import variant_folders  # noqa: E402
+from train.streets_report import name_path_pairs  # noqa: E402
 
 PAPER = {  # Table 1 on Raindrop-Cityscapes test (docs/paper.md): PSNR (Y, dB), mIoU (%)
     "Rainy": (23.23, 34.50),
@@ -139,12 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-data", nargs="+", required=True, metavar="NAME=ROOT", help="synthesised sets (test split)"
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for REPORT.md and results.json")
-    parser.add_argument("--limit", type=int, default=None, help="score at most this many frames per set")
+    parser.add_argument("--limit", type=POSITIVE_INT, default=None, help="score at most this many frames per set")
     args = parser.parse_args(argv)
     try:
-        if any("=" not in spec for spec in args.eval_data):
-            raise DerainSegError(f"--eval-data takes NAME=ROOT, got {args.eval_data}")
-        sets = dict(spec.split("=", 1) for spec in args.eval_data)
+        sets = name_path_pairs(args.eval_data, "--eval-data")
         trained, budgets = rows(args.run, args.variants)
         per_set = {name: score(trained, root, False, args.limit, None) for name, root in sets.items()}
     except DerainSegError as exc:
