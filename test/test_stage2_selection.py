@@ -12,13 +12,25 @@ import torch
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.segment_only import segment
-from train.validation import guarded_score, miou_validator
+from train.validation import GUARD_PSNR_CAP_DB, guard_psnr, guarded_score, miou_validator
 
 
 def test_guarded_score_keeps_miou_within_the_guard_and_rejects_beyond() -> None:
     assert guarded_score(60.0, 30.0, 30.0, 0.1) == 60.0
     assert guarded_score(61.0, 29.95, 30.0, 0.1) == 61.0  # a small PSNR cost inside the guard
     assert guarded_score(70.0, 29.8, 30.0, 0.1) == -math.inf  # more than the guard: never a candidate
+
+
+def test_the_guard_counts_a_frame_up_to_its_cap_so_a_bit_exact_dry_start_does_not_veto_every_change() -> None:
+    clean = np.full((16, 16, 3), 100, np.uint8)
+    touched = clean.copy()
+    touched[0, 0, 0] += 1  # one grey level on one value: about 77 dB, invisible
+    assert guard_psnr(clean, clean) == guard_psnr(touched, clean) == GUARD_PSNR_CAP_DB
+    visible = clean + 3  # 3 levels everywhere: 38.6 dB, counted in full
+    assert guard_psnr(visible, clean) == pytest.approx(20 * math.log10(255 / 3), abs=1e-6)
+    # a start that leaves one dry frame bit-exact and a candidate that touches it, each beside a 30 dB rainy frame
+    start, candidate = (30.0 + guard_psnr(clean, clean)) / 2, (30.0 + guard_psnr(touched, clean)) / 2
+    assert guarded_score(61.0, candidate, start, 0.1) == 61.0
 
 
 def _triples(pipeline: DerainSegPipeline, n: int = 3) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -36,6 +36,10 @@ def test_claims_say_holds_or_not_from_the_numbers() -> None:
     shape["A/C/R+TJT"] = _column(29.0, 59.0, 0)  # TJT below OJT in PSNR and below A/C in mIoU
     # in order: R helps, OJT costs PSNR, TJT >= OJT in PSNR, TJT >= A/C in mIoU, TJT best mIoU
     assert [line.startswith("- holds") for line in claims(shape)] == [True, True, False, False, False]
+    shape |= {"DuRN": _column(28.0, 58.0, 0), "DuRN+R+TJT": _column(28.1, 58.4, 0)}  # R + TJT behind a baseline
+    assert claims(shape)[-1].startswith("- holds: DuRN+R+TJT above DuRN in mIoU (58.40 vs 58.00 %")
+    shape["DuRN+R+TJT"] = _column(28.5, 58.0, 0)
+    assert claims(shape)[-1].startswith("- does not hold: DuRN+R+TJT above DuRN")
 
 
 def test_report_scores_every_row_on_every_set_from_a_run_and_its_variants(
@@ -53,7 +57,7 @@ def test_report_scores_every_row_on_every_set_from_a_run_and_its_variants(
     assert (
         run_main(["--stage", "2", *common, f"run.out={run}", *warm, "stage2.epochs=1", "stage2.steps_per_epoch=2"]) == 0
     )
-    for variant in ("A/C+OJT", "A/C/R", "A/C/R+OJT"):
+    for variant in ("A/C+OJT", "A/C/R", "A/C/R+OJT", "DuRN+R+TJT"):
         assert run_main(["--variant", variant, *common, f"run.out={variants}", *warm]) == 0
     out = tmp_path_factory.mktemp("report")
     args = ["--run", str(run), "--variants", str(variants), "--eval-data", f"wet={data}", f"again={data}"]
@@ -62,7 +66,8 @@ def test_report_scores_every_row_on_every_set_from_a_run_and_its_variants(
     assert "A/C+OJT 1 epochs at lr" in report and "A/C/R+TJT 1 epochs at lr" in report  # each row's budget
     assert "## Means over the sets" in report and "## wet" in report and "## again" in report
     header = next(line for line in report.splitlines() if line.startswith("| |"))
-    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT"):
+    for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT", "DuRN", "DuRN+R+TJT"):
         assert f"| {column} |" in header
     assert "| paper: PSNR (Y) / mIoU | 23.23 / 34.50 | 33.88 / 66.60 |" in report
-    assert sum(line.startswith("- holds") or line.startswith("- does not hold") for line in report.splitlines()) == 5
+    assert sum(line.startswith("- holds") or line.startswith("- does not hold") for line in report.splitlines()) == 6
+    assert "DuRN+R+TJT above DuRN in mIoU" in report and "DuRN+R+TJT 4 epochs at lr" in report  # stage 2's budget

@@ -230,13 +230,14 @@ def test_ablation_with_baselines_puts_the_four_columns_before_ours(dataset: Path
         "DuRN",
         "PReNet",
         "AGAN",
+        "DuRN+R+TJT",
         "--robotcar",
         str(tmp_path / "robotcar"),
     ]
     assert ablation_main(args) == 0
     report = (tmp_path / "REPORT.md").read_text()
     headers = [line for line in report.splitlines() if line.startswith("| |")]
-    expected = "| | Rainy | AGAN | PReNet | DuRN | ICSC | A/C | Clean (upper bound) |"
+    expected = "| | Rainy | AGAN | PReNet | DuRN | ICSC | DuRN+R+TJT | A/C | Clean (upper bound) |"
     assert headers == [expected, expected]  # the synthetic test split, then RobotCar(R)
     assert "RobotCar(R)" in report and "rain pairs: 2" in report
     assert "backbone features" in report and "`layer1` tap" in report

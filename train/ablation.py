@@ -5,8 +5,8 @@ trainings at one budget, and the extra lines (C as the authors wrote it, non-res
 evaluated on the test split: PSNR/SSIM (Y and RGB), mIoU, images worse than their input, a
 clean frame in, frames per second on this machine, parameters and training wall time; plus the
 rainy input and the clean upper bound. ``--baselines`` adds the paper's comparison (AGAN, PReNet,
-DuRN, ICSC, each trained on the same budget and data in front of the same DeepLab) as columns
-before ours; ``--robotcar DIR`` scores every column again on RobotCar(R)'s rain pairs (pseudo
+DuRN, ICSC, each trained on the same budget and data in front of the same DeepLab) and the authors'
+DuRN + R + TJT (stage 2's SRRN behind that frozen DuRN) as columns before ours; ``--robotcar DIR`` scores every column again on RobotCar(R)'s rain pairs (pseudo
 labels). Writes REPORT.md, results.json and figure.png into the run folder, and the same report
 to ``--results`` (train/RESULTS.md for the published table).
 """
@@ -62,14 +62,16 @@ class Row:
 
 def table_rows(cfg: TrainConfig, baselines: bool = False) -> list[Row]:
     """The five variants, and A/C with the other reading of C than the preset's (residual or the
-    authors'); with ``baselines``, the paper's four first, in its order (AGAN, PReNet, DuRN, ICSC)."""
+    authors'); with ``baselines``, the paper's four first, in its order (AGAN, PReNet, DuRN, ICSC), then
+    the authors' DuRN + R + TJT (the SRRN trained behind the frozen DuRN of its own row)."""
     residual = pipeline_config(cfg).coarse.residual
     other = (
         Row("A/C, authors' C", "A/C", ("model.coarse.residual=false",), "authors_C")
         if residual
         else Row("A/C, residual C", "A/C", ("model.coarse.residual=true",), "residual_C")
     )
-    return [Row(name, name) for name in BASELINES if baselines] + [Row(name, name) for name in VARIANTS] + [other]
+    compared = [*BASELINES, "DuRN+R+TJT"] if baselines else []
+    return [Row(name, name) for name in compared] + [Row(name, name) for name in VARIANTS] + [other]
 
 
 EXTRA_ROWS = (
@@ -136,7 +138,8 @@ def baseline_note(cfg: TrainConfig) -> str:
         "the same loop. Their perceptual terms compare the frozen segmenter's backbone features instead of ImageNet "
         f"VGG's (not loadable here): AGAN the `{cfg.loss.lf_layer}` tap (`loss.lf_layer`, L_H's LF), ICSC the "
         f"{' and '.join(ICSC_PERCEPTUAL_LAYERS)} taps (weights 1/2 and 1). AGAN's attention learns the dataset's M "
-        "(grey difference > 5 of 255, the paper's M_gt), not AGAN's own thresholded, smoothed masks.\n\n"
+        "(grey difference > 5 of 255, the paper's M_gt), not AGAN's own thresholded, smoothed masks. DuRN+R+TJT: "
+        "stage 2's SRRN, losses (L_R + w_H L_H), `stage2` budget and selection behind the frozen DuRN of its own column.\n\n"
     )
 
 

@@ -4,7 +4,8 @@ Stage 0 trains DeepLabv3+ on clean images; stage 1 trains A + C (L_Att + L_D); s
 them and DeepLab and trains SRRN (L_R + w_H L_H). ``--variant`` runs a Table-1 training instead
 (A/C, A/C+OJT, A/C/R, A/C/R+OJT, A/C/R+TJT) or one of the paper's baselines in front of the same
 frozen DeepLab (AGAN, PReNet, DuRN, ICSC: their own losses, the GANs' discriminators stepped in
-the same loop, the optim section's budget). Without --config the embedded preset runs: its data
+the same loop, the optim section's budget), or R + TJT behind one of them (DuRN+R+TJT: the baseline,
+then stage 2's SRRN behind it, frozen). Without --config the embedded preset runs: its data
 is synthesised on first use and missing earlier stages come from this run folder or, failing
 that, from the shipped model. Multi-GPU: ``torchrun --nproc_per_node N train/run.py ...``.
 """
@@ -23,14 +24,14 @@ import torch  # noqa: E402
 from derain_seg_ros.destinations import check_out_dir  # noqa: E402
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from train import distributed  # noqa: E402
-from train.baselines.jobs import baseline_job  # noqa: E402
+from train.baselines.jobs import baseline_job, refined_baseline_job, refined_name  # noqa: E402
 from train.cli import script_parser  # noqa: E402
 from train.config import DEFAULT_PRESET, ConfigError, TrainConfig, load_config  # noqa: E402
 from train.datasets import train_dataset  # noqa: E402
 from train.loop import fit  # noqa: E402
 from train.run_folder import refuse_overwrite  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
-from train.variants import BASELINES, STAGE1, STAGE2, VARIANTS  # noqa: E402
+from train.variants import BASELINES, REFINED, STAGE1, STAGE2, VARIANTS  # noqa: E402
 
 log = logging.getLogger("train")
 SHIPPED_PRESETS = {"streets": "shipped", "embedded": "shipped-embedded"}  # model.preset -> its shipped model (init.*)
@@ -63,18 +64,28 @@ def variant_folders(variant: str) -> list[str]:
     """The run sub-folders a variant trains in, in order (its checkpoint is the last one's last.pt)."""
     if variant in BASELINES:
         return [variant]
+    if variant in REFINED:
+        return [REFINED[variant].name, refined_name(REFINED[variant])]
     if variant in VARIANTS:
         return [stage.name for stage in VARIANTS[variant]]
-    raise ConfigError(f"unknown variant {variant!r}; choose one of {[*VARIANTS, *BASELINES]}")
+    raise ConfigError(f"unknown variant {variant!r}; choose one of {[*VARIANTS, *BASELINES, *REFINED]}")
 
 
 def run_variant(cfg: TrainConfig, variant: str, dist: distributed.DistInfo, resume: bool) -> Path:
     """The stages of one Table-1 variant, chained, or one baseline; returns the last stage's checkpoint."""
     variant_folders(variant)  # an unknown name fails before any data is made
     dataset = train_dataset(cfg)
-    if variant in BASELINES:
+    if variant in BASELINES or variant in REFINED:
+        baseline = BASELINES.get(variant) or REFINED[variant]
         torch.manual_seed(cfg.seed)
-        return fit(baseline_job(cfg, BASELINES[variant]), cfg, dataset, Path(cfg.run.out) / variant, dist, resume)
+        # The baseline's own folder, as its own row trains it: a run that has it resumes instead of retraining.
+        out = Path(cfg.run.out) / baseline.name
+        trained = fit(baseline_job(cfg, baseline), cfg, dataset, out, dist, resume)
+        if variant in BASELINES:
+            return trained
+        torch.manual_seed(cfg.seed)
+        out = Path(cfg.run.out) / refined_name(baseline)
+        return fit(refined_baseline_job(cfg, baseline, trained), cfg, dataset, out, dist, resume)
     previous = None
     for stage in VARIANTS[variant]:
         torch.manual_seed(cfg.seed)
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--stage", type=int, choices=(0, 1, 2), help="0: DeepLabv3+, 1: A + C, 2: SRRN")
     group.add_argument(
-        "--variant", help=f"a Table-1 training, one of {list(VARIANTS)}, or a baseline, one of {list(BASELINES)}"
+        "--variant",
+        help=f"a Table-1 training, one of {list(VARIANTS)}, or a baseline, one of {list(BASELINES)}, or R + TJT behind one, one of {list(REFINED)}",
     )
     parser.add_argument("--config", default=DEFAULT_PRESET, help="preset name in train/configs or a YAML file")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")

@@ -161,8 +161,14 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
         # (the streets model's stage 1 is fine-tuned on real dash-cam footage this way).
         log.info("stage 1 starts from A and C of init.stage1 = %s", cfg.init.stage1)
         load_submodules(pipeline, cfg.init.stage1, ("attention", "coarse"), "stage1")
-    weights = stage.weights(cfg.loss)
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
+    return stage_job(cfg, stage, pipeline, frozen)
+
+
+def stage_job(cfg: TrainConfig, stage: Stage, pipeline: DerainSegPipeline, frozen: tuple[torch.nn.Module, ...]) -> Job:
+    """``stage``'s losses, schedule and selection over ``pipeline``, whose ``frozen`` parts stay as loaded:
+    one definition for the Table-1 variants and for R + TJT behind a baseline (train/baselines/jobs.py)."""
+    weights = stage.weights(cfg.loss)
     o: OptimConfig = getattr(cfg, stage.optim)
 
     def step(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:

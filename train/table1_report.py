@@ -3,7 +3,8 @@
 Table 1 of the paper scored on several rain sets at once, for a table whose rows were trained at one
 budget from a finished run (scripts/table1_streets.sh): A/C is RUN's stage 1, A/C/R+TJT what RUN's
 stage 2 handed on, and A/C+OJT, A/C/R, A/C/R+OJT the variants trained in DIR from that same A and C
-(``train/run.py --variant ... init.stage1=RUN/stage1/last.pt``). Each set (e.g. CamVid val under the
+(``train/run.py --variant ... init.stage1=RUN/stage1/last.pt``); where DIR also holds R + TJT behind a
+baseline (``--variant DuRN+R+TJT``), the baseline and the refined baseline are two more rows. Each set (e.g. CamVid val under the
 car, paper and pane rain) gets the ablation's table (rainy input, every row, clean), then one table
 of the means over the sets with the paper's Table 1 beside it, and the paper's claims checked on
 those means. Writes REPORT.md and results.json into ``--out``.
@@ -25,12 +26,14 @@ from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import read_checkpoint  # noqa: E402
 from derain_seg_ros.validate import POSITIVE_INT  # noqa: E402
 from train.ablation import score  # noqa: E402
+from train.baselines.jobs import refined_name  # noqa: E402
 from train.cli import script_parser  # noqa: E402
 from train.evaluate import markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
 from train.provenance import machine  # noqa: E402
 from train.run import variant_folders  # noqa: E402
 from train.streets_report import name_path_pairs  # noqa: E402
+from train.variants import REFINED  # noqa: E402
 
 PAPER = {  # Table 1 on Raindrop-Cityscapes test (docs/paper.md): PSNR (Y, dB), mIoU (%)
     "Rainy": (23.23, 34.50),
@@ -39,7 +42,10 @@ PAPER = {  # Table 1 on Raindrop-Cityscapes test (docs/paper.md): PSNR (Y, dB), 
     "A/C/R": (34.61, 66.79),
     "A/C/R+OJT": (31.26, 67.50),
     "A/C/R+TJT": (34.57, 67.60),
+    "DuRN": (31.88, 66.37),  # the authors' own result tables (issue 24), not Table 1
+    "DuRN+R+TJT": (37.38, 68.35),
 }
+TABLE1 = ("A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT")
 TRAINED_IN_VARIANTS = ("A/C+OJT", "A/C/R", "A/C/R+OJT")
 MEAN_KEYS = ("psnr_y", "psnr_rgb", "ssim_rgb", "miou", "worse_than_input", "clean_in_psnr_rgb", "clean_in_miou")
 
@@ -51,6 +57,7 @@ def rows(run: Path, variants: Path) -> tuple[dict[str, tuple[Path, float]], dict
     for name in TRAINED_IN_VARIANTS:
         found[name] = variants / variant_folders(name)[-1] / "last.pt"
     found["A/C/R+TJT"] = stage_result(run / "stage2")
+    found.update(refined_rows(variants))
     missing = [f"{name} ({path})" for name, path in found.items() if not path.is_file()]
     if missing:
         raise DerainSegError(f"no checkpoint for {', '.join(missing)}: train them first (scripts/table1_streets.sh)")
@@ -59,12 +66,22 @@ def rows(run: Path, variants: Path) -> tuple[dict[str, tuple[Path, float]], dict
     for name, path in list(found.items())[1:]:
         state = read_checkpoint(path)
         seconds = float(state.get("train_seconds", 0.0))
-        section = state.get("train_config", {}).get("stage2" if name == "A/C/R+TJT" else "optim", {})
+        section = state.get("train_config", {}).get("stage2" if name.endswith("+R+TJT") else "optim", {})
         trained[name] = (path, seconds)
         budgets[name] = (
             f"{name} {section.get('epochs', '?')} epochs at lr {section.get('lr', '?')} ({seconds / 60:.1f} min)"
         )
     return trained, budgets
+
+
+def refined_rows(variants: Path) -> dict[str, Path]:
+    """Each baseline with R + TJT trained behind it in ``variants``: its own row and the refined one's."""
+    found: dict[str, Path] = {}
+    for name, baseline in REFINED.items():
+        base, refined = variants / baseline.name / "last.pt", variants / refined_name(baseline)
+        if base.is_file() and stage_result(refined).is_file():
+            found[baseline.name], found[name] = base, stage_result(refined)
+    return found
 
 
 def means(per_set: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
@@ -88,7 +105,7 @@ def claims(mean: dict[str, dict[str, float]]) -> list[str]:
     def line(ok: bool, text: str) -> str:
         return f"- {'holds' if ok else 'does not hold'}: {text}"
 
-    return [
+    checked = [
         line(
             acr["psnr_rgb"] > ac["psnr_rgb"],
             f"R helps PSNR (A/C/R {acr['psnr_rgb']:.2f} vs A/C {ac['psnr_rgb']:.2f} dB)",
@@ -104,10 +121,21 @@ def claims(mean: dict[str, dict[str, float]]) -> list[str]:
         ),
         line(tjt["miou"] >= ac["miou"], f"A/C/R+TJT >= A/C in mIoU ({tjt['miou']:.2f} vs {ac['miou']:.2f} %)"),
         line(
-            tjt["miou"] == max(mean[name]["miou"] for name in PAPER if name != "Rainy"),
+            tjt["miou"] == max(mean[name]["miou"] for name in TABLE1),
             f"A/C/R+TJT has the best mIoU of the five ({tjt['miou']:.2f} %)",
         ),
     ]
+    for name, baseline in REFINED.items():
+        if name in mean:
+            base, refined = mean[baseline.name], mean[name]
+            checked.append(
+                line(
+                    refined["miou"] > base["miou"],
+                    f"{name} above {baseline.name} in mIoU ({refined['miou']:.2f} vs {base['miou']:.2f} %; "
+                    f"PSNR {refined['psnr_rgb']:.2f} vs {base['psnr_rgb']:.2f} dB)",
+                )
+            )
+    return checked
 
 
 def mean_table(mean: dict[str, dict[str, float]]) -> str:

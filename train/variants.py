@@ -72,3 +72,6 @@ BASELINES: dict[str, Baseline] = {
     "ICSC": Baseline("ICSC", "icsc", adversarial=True),
 }
 """In the order of the paper's comparison tables (Fig. 2 and 3)."""
+REFINED: dict[str, Baseline] = {f"{b.name}+R+TJT": b for b in BASELINES.values()}
+"""R + TJT over a baseline (the authors' DuRN + R + TJT): the baseline trained as in its own row, then
+stage 2's SRRN behind it, frozen (``train/baselines/jobs.py``, ``refined_baseline_job``)."""

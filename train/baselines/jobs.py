@@ -19,6 +19,8 @@ Choices made here, for every baseline alike:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +28,7 @@ from torch import Tensor, nn
 
 from derain_seg_ros.nets.deeplab import DeepLabV3Plus
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
 from train.baselines.agan import AGANDiscriminator, AGANDiscriminatorConfig
 from train.baselines.icsc import ICSCDiscriminator, ICSCDiscriminatorConfig
@@ -39,10 +42,11 @@ from train.baselines.losses import (
     prenet_loss,
 )
 from train.baselines.pipeline import BaselineConfig, baseline_config, baseline_pipeline
+from train.baselines.refined import RefinedDerainer
 from train.config import TrainConfig
 from train.loop import Adversary, Job, Loss, multistep
-from train.stages import load_stage0, pipeline_config
-from train.variants import Baseline
+from train.stages import load_stage0, pipeline_config, stage_job
+from train.variants import STAGE2, Baseline
 
 DISCRIMINATORS: dict[str, tuple[type[nn.Module], Any]] = {
     "agan": (AGANDiscriminator, AGANDiscriminatorConfig),
@@ -106,6 +110,38 @@ def baseline_job(cfg: TrainConfig, baseline: Baseline) -> Job:
         o.steps_per_epoch,
         adversary,
     )
+
+
+def refined_baseline_job(cfg: TrainConfig, baseline: Baseline, base_checkpoint: str | Path) -> Job:
+    """R + TJT behind a trained baseline: the baseline and DeepLab frozen, the preset's SRRN learns stage 2's
+    losses (L_R + w_H L_H) on stage 2's schedule, selected as stage 2 is."""
+    ours = pipeline_config(cfg)
+    pipeline = baseline_pipeline(
+        replace(baseline_config_of(cfg, baseline.derainer), num_srrb=ours.num_srrb, srrb=ours.srrb)
+    )
+    load_stage0(cfg, pipeline)
+    derainer = pipeline.derainer
+    assert isinstance(derainer, RefinedDerainer)
+    load_baseline_network(derainer.base, base_checkpoint, baseline.derainer)
+    return stage_job(cfg, replace(STAGE2, name=refined_name(baseline)), pipeline, (derainer.base, pipeline.deeplab))
+
+
+def refined_name(baseline: Baseline) -> str:
+    """The run folder of R + TJT behind ``baseline`` (its variant name is ``<name>+R+TJT``)."""
+    return f"{baseline.name}_R_TJT"
+
+
+def load_baseline_network(network: nn.Module, path: str | Path, derainer: str) -> None:
+    """The deraining network's weights from a baseline's own checkpoint (its ``derainer.*`` keys), strictly."""
+    state = read_checkpoint(path)
+    theirs = state["config"].get("derainer", "ours")
+    if theirs != derainer:
+        raise CheckpointError(f"{path} is a checkpoint of the {theirs!r} derainer, not of {derainer!r}")
+    weights = {k.removeprefix("derainer."): v for k, v in state["model"].items() if k.startswith("derainer.")}
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: its {derainer} weights do not fit this preset's network: {exc}") from exc
 
 
 def _losses(

@@ -7,20 +7,23 @@ Older ones also hold ours and the other three baselines' sizes, which are ignore
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from torch import nn
 
-from derain_seg_ros.nets.config import DeepLabConfig, PipelineConfig, from_plain
+from derain_seg_ros.nets.config import DeepLabConfig, PipelineConfig, SRRBConfig, from_plain
 from derain_seg_ros.nets.deeplab import DeepLabV3Plus
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.nets.srrn import SRRN
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_pipeline, read_checkpoint
 from train.baselines.agan import AGANConfig, AGANGenerator
 from train.baselines.durn import DuRNSP, DuRNSPConfig
 from train.baselines.icsc import ICSCConfig, ICSCGenerator
 from train.baselines.prenet import PReNet, PReNetConfig
+from train.baselines.refined import RefinedDerainer
 
 NETWORKS: dict[str, tuple[type[nn.Module], Any]] = {
     "prenet": (PReNet, PReNetConfig),
@@ -41,6 +44,8 @@ class BaselineConfig:
     deeplab: DeepLabConfig = field(default_factory=DeepLabConfig)
     correction_shrink: float = 0.0
     bypass: str = "none"
+    num_srrb: int = 0  # > 0: the SRRN behind the network (R + TJT over a baseline, ``refined.py``)
+    srrb: SRRBConfig = field(default_factory=SRRBConfig)
     INFERENCE_ONLY: ClassVar[frozenset[str]] = PipelineConfig.INFERENCE_ONLY
 
     def __post_init__(self) -> None:
@@ -48,17 +53,24 @@ class BaselineConfig:
             raise ValueError(f"unknown derainer {self.derainer!r}; the baselines are {list(NETWORKS)}")
 
     @property
+    def srrn_multiple(self) -> int:
+        return 2**self.srrb.unet_downsamplings
+
+    @property
     def pad_multiple(self) -> int:
-        return self.network.pad_multiple
+        return math.lcm(self.network.pad_multiple, self.srrn_multiple) if self.num_srrb else self.network.pad_multiple
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        plain = {
             "derainer": self.derainer,
             self.derainer: asdict(self.network),
             "deeplab": asdict(self.deeplab),
             "correction_shrink": self.correction_shrink,
             "bypass": self.bypass,
         }
+        if self.num_srrb:  # under its own key: older files carry our networks' num_srrb and srrb beside theirs
+            plain["refine"] = {"num_srrb": self.num_srrb, "srrb": asdict(self.srrb)}
+        return plain
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -71,6 +83,8 @@ class BaselineConfig:
             from_plain(DeepLabConfig, data.get("deeplab", {})),
             data.get("correction_shrink", 0.0),
             data.get("bypass", "none"),
+            int(data.get("refine", {}).get("num_srrb", 0)),
+            from_plain(SRRBConfig, data.get("refine", {}).get("srrb", {})),
         )
 
 
@@ -93,7 +107,10 @@ def baseline_config(
 
 def baseline_pipeline(cfg: BaselineConfig) -> DerainSegPipeline:
     network, _ = NETWORKS[cfg.derainer]
-    return DerainSegPipeline(network(cfg.network), DeepLabV3Plus(cfg.deeplab), cfg)
+    derainer: nn.Module = network(cfg.network)
+    if cfg.num_srrb:
+        derainer = RefinedDerainer(derainer, SRRN(cfg.srrb, cfg.num_srrb), cfg.srrn_multiple)
+    return DerainSegPipeline(derainer, DeepLabV3Plus(cfg.deeplab), cfg)
 
 
 def load_any(path: str | os.PathLike) -> tuple[DerainSegPipeline, dict[str, Any]]:
