@@ -11,6 +11,7 @@ import pytest
 import torch
 from train_fixtures import FAST, tiny_dataset
 
+from derain_seg_ros.nets.pipeline import with_bypass
 from derain_seg_ros.runtime.checkpoint import CheckpointError, read_checkpoint
 from train.baselines.jobs import load_baseline_network
 from train.baselines.pipeline import BaselineConfig, baseline_config, baseline_pipeline, load_any
@@ -69,6 +70,10 @@ def test_the_smoke_run_trains_only_the_srrn_behind_the_trained_baseline(smoke_ru
     with torch.no_grad():
         out = pipeline.eval()(torch.rand(1, 3, 32, 64, generator=torch.Generator().manual_seed(0)), segment=False)
     assert not torch.equal(out["derained"], out["coarse"]), "the SRRN is still the identity it started as"
+    with torch.no_grad():  # bypass='refine' (what `infer --no-refine` sets): the baseline's own image again
+        bypassed = with_bypass(pipeline, "refine")(torch.rand(1, 3, 32, 64, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(bypassed["derained"], out["coarse"])
+    assert bypassed["refined"] == []
 
 
 def test_a_checkpoint_of_another_baseline_is_refused(smoke_run: Path) -> None:

@@ -4,8 +4,8 @@ Table 1 of the paper scored on several rain sets at once, for a table whose rows
 budget from a finished run (scripts/table1_streets.sh): A/C is RUN's stage 1, A/C/R+TJT what RUN's
 stage 2 handed on, and A/C+OJT, A/C/R, A/C/R+OJT the variants trained in DIR from that same A and C
 (``train/run.py --variant ... init.stage1=RUN/stage1/last.pt``); where DIR also holds R + TJT behind a
-baseline (``--variant DuRN+R+TJT``), the baseline and the refined baseline are two more rows. Each set (e.g. CamVid val under the
-car, paper and pane rain) gets the ablation's table (rainy input, every row, clean), then one table
+baseline (``--variant DuRN+R+TJT``), the baseline and the refined baseline are two more rows. Each set
+(e.g. CamVid val under the car, paper and pane rain) gets the ablation's table (rainy input, every row, clean), then one table
 of the means over the sets with the paper's Table 1 beside it, and the paper's claims checked on
 those means. Writes REPORT.md and results.json into ``--out``.
 """

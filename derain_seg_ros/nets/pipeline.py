@@ -80,7 +80,7 @@ class DerainSegPipeline(nn.Module):
         """
         if self.cfg.bypass == "derain":
             out: dict[str, Any] = {"derained": rainy.clamp(0, 1)}
-        elif self.cfg.bypass == "refine" and isinstance(self._derain, SegAwareDerainer):
+        elif self.cfg.bypass == "refine" and hasattr(self._derain, "srrn"):  # ours, or a baseline + R (train/)
             out = dict(self._derain(rainy, refine=False))
         else:
             out = dict(self._derain(rainy))

@@ -28,10 +28,13 @@ class RefinedDerainer(nn.Module):
         self.srrn = srrn
         self.pad_multiple = pad_multiple  # the SRRB U-Net's: 2 ** unet_downsamplings
 
-    def forward(self, rainy: Tensor) -> dict[str, Any]:
+    def forward(self, rainy: Tensor, refine: bool = True) -> dict[str, Any]:
+        """``refine=False`` (the pipeline's ``bypass='refine'``) leaves the SRRN out: the base's image."""
         out = dict(self.base(rainy))
         coarse = out["derained"]
-        padded, size = pad_to_multiple(coarse, self.pad_multiple)
-        refined = [crop_to(x, size) for x in self.srrn(padded)]
+        refined = []
+        if refine:
+            padded, size = pad_to_multiple(coarse, self.pad_multiple)
+            refined = [crop_to(x, size) for x in self.srrn(padded)]
         out.update(coarse=coarse, refined=refined, derained=(refined[-1] if refined else coarse).clamp(0, 1))
         return out
