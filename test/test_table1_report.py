@@ -55,7 +55,7 @@ def test_report_scores_every_row_on_every_set_from_a_run_and_its_variants(
     assert "stage2" in capsys.readouterr().err  # names what is missing before any scoring
     warm = [f"init.stage0={s0}", f"init.stage1={s1}"]
     assert (
-        run_main(["--stage", "2", *common, f"run.out={run}", *warm, "stage2.epochs=1", "stage2.steps_per_epoch=2"]) == 0
+        run_main(["--stage", "2", *common, f"run.out={run}", *warm, "stage2.epochs=2", "stage2.steps_per_epoch=2"]) == 0
     )
     for variant in ("A/C+OJT", "A/C/R", "A/C/R+OJT", "DuRN+R+TJT"):
         assert run_main(["--variant", variant, *common, f"run.out={variants}", *warm]) == 0
@@ -63,7 +63,7 @@ def test_report_scores_every_row_on_every_set_from_a_run_and_its_variants(
     args = ["--run", str(run), "--variants", str(variants), "--eval-data", f"wet={data}", f"again={data}"]
     assert main([*args, "--out", str(out), "--limit", "2"]) == 0
     report = (out / "REPORT.md").read_text()
-    assert "A/C+OJT 1 epochs at lr" in report and "A/C/R+TJT 1 epochs at lr" in report  # each row's budget
+    assert "A/C+OJT 1 epochs at lr" in report and "A/C/R+TJT 2 epochs at lr" in report  # each row's own section
     assert "## Means over the sets" in report and "## wet" in report and "## again" in report
     header = next(line for line in report.splitlines() if line.startswith("| |"))
     for column in ("Rainy", "A/C", "A/C+OJT", "A/C/R", "A/C/R+OJT", "A/C/R+TJT", "DuRN", "DuRN+R+TJT"):

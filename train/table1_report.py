@@ -66,7 +66,8 @@ def rows(run: Path, variants: Path) -> tuple[dict[str, tuple[Path, float]], dict
     for name, path in list(found.items())[1:]:
         state = read_checkpoint(path)
         seconds = float(state.get("train_seconds", 0.0))
-        section = state.get("train_config", {}).get("stage2" if name.endswith("+R+TJT") else "optim", {})
+        stage2 = name == "A/C/R+TJT" or name in REFINED  # the rows whose last stage is stage 2
+        section = state.get("train_config", {}).get("stage2" if stage2 else "optim", {})
         trained[name] = (path, seconds)
         budgets[name] = (
             f"{name} {section.get('epochs', '?')} epochs at lr {section.get('lr', '?')} ({seconds / 60:.1f} min)"
