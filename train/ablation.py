@@ -6,8 +6,8 @@ evaluated on the test split: PSNR/SSIM (Y and RGB), mIoU, images worse than thei
 clean frame in, frames per second on this machine, parameters and training wall time; plus the
 rainy input and the clean upper bound. ``--baselines`` adds the paper's comparison (AGAN, PReNet,
 DuRN, ICSC, each trained on the same budget and data in front of the same DeepLab) and the authors'
-DuRN + R + TJT (stage 2's SRRN behind that frozen DuRN) as columns before ours; ``--robotcar DIR`` scores every column again on RobotCar(R)'s rain pairs (pseudo
-labels). Writes REPORT.md, results.json and figure.png into the run folder, and the same report
+DuRN + R + TJT (stage 2's SRRN behind that frozen DuRN) as columns before ours; ``--robotcar DIR``
+scores every column again on RobotCar(R)'s rain pairs (pseudo labels). Writes REPORT.md, results.json and figure.png into the run folder, and the same report
 to ``--results`` (train/RESULTS.md for the published table).
 """
 

@@ -5,9 +5,9 @@ budget from a finished run (scripts/table1_streets.sh): A/C is RUN's stage 1, A/
 stage 2 handed on, and A/C+OJT, A/C/R, A/C/R+OJT the variants trained in DIR from that same A and C
 (``train/run.py --variant ... init.stage1=RUN/stage1/last.pt``); where DIR also holds R + TJT behind a
 baseline (``--variant DuRN+R+TJT``), the baseline and the refined baseline are two more rows. Each set
-(e.g. CamVid val under the car, paper and pane rain) gets the ablation's table (rainy input, every row, clean), then one table
-of the means over the sets with the paper's Table 1 beside it, and the paper's claims checked on
-those means. Writes REPORT.md and results.json into ``--out``.
+(e.g. CamVid val under the car, paper and pane rain) gets the ablation's table (rainy input, every row,
+clean), then one table of the means over the sets with the paper's Table 1 beside it, and the paper's
+claims checked on those means. Writes REPORT.md and results.json into ``--out``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from derain_seg_ros.fileio import atomic_write_bytes  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import read_checkpoint  # noqa: E402
 from derain_seg_ros.validate import POSITIVE_INT  # noqa: E402
 from train.ablation import score  # noqa: E402
-from train.baselines.jobs import refined_name  # noqa: E402
 from train.cli import script_parser  # noqa: E402
 from train.evaluate import markdown  # noqa: E402
 from train.loop import stage_result  # noqa: E402
@@ -79,9 +78,10 @@ def refined_rows(variants: Path) -> dict[str, Path]:
     """Each baseline with R + TJT trained behind it in ``variants``: its own row and the refined one's."""
     found: dict[str, Path] = {}
     for name, baseline in REFINED.items():
-        base, refined = variants / baseline.name / "last.pt", variants / refined_name(baseline)
-        if base.is_file() and stage_result(refined).is_file():
-            found[baseline.name], found[name] = base, stage_result(refined)
+        base_folder, refined_folder = variant_folders(name)
+        base, refined = variants / base_folder / "last.pt", stage_result(variants / refined_folder)
+        if base.is_file() and refined.is_file():
+            found[baseline.name], found[name] = base, refined
     return found
 
 
