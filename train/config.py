@@ -109,6 +109,18 @@ class LossConfig:
 
 
 @dataclass
+class ToneFitConfig:
+    """The tone head's own fit before stage 1 (train/tone_fit.py); only for networks with ``coarse.tone``."""
+
+    steps: int = 15000
+    lr: float = 3.0e-4
+    batch_size: int = 16
+    # The sets it is fitted on (train splits, held-out scenes left out); None: the stage's data.root and extra_roots.
+    roots: list[str] | None = None
+    dry_fraction: float | None = None  # None: the stage's data.dry_fraction
+
+
+@dataclass
 class InitConfig:
     """Where frozen parts come from: a checkpoint path, or 'shipped' for the packaged model."""
 
@@ -145,6 +157,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)  # stage 1 and the one-stage variants
     stage2: OptimConfig = field(default_factory=OptimConfig)  # its own rate and warm-up: leave the identity slowly
     stage0: Stage0Config = field(default_factory=Stage0Config)
+    tone: ToneFitConfig = field(default_factory=ToneFitConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     init: InitConfig = field(default_factory=InitConfig)
     baseline_epochs: BaselineEpochsConfig = field(default_factory=BaselineEpochsConfig)

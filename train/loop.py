@@ -75,6 +75,9 @@ class Job:
     # Held-out score (higher is better). With it, ``best.pt`` keeps the weights that scored best,
     # the start included: a stage that begins at the identity then never ends worse than it began.
     validate: Callable[[], float] | None = None
+    # Run once before the first step of a fresh run (not on resume): e.g. fitting a part that the
+    # job then keeps frozen (train/tone_fit.py).
+    prepare: Callable[[], None] | None = None
 
 
 def multistep(milestones: list[float], gamma: float, warmup: float = 0.0) -> Callable[[int, int, int], float]:
@@ -187,6 +190,8 @@ def fit(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: DistI
     session = _start(job, cfg, dataset, run_dir, dist)
     if resume:
         _resume(session)
+    if job.prepare is not None and session.step == 0:
+        job.prepare()
     if dist.main:
         trim_log(run_dir / "log.csv", session.step)  # rows after the checkpoint would be written twice
     sampler = DistributedSampler(

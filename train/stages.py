@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from derain_seg_ros.labels import IGNORE_ID
 from derain_seg_ros.losses import pipeline_loss
-from derain_seg_ros.nets.config import PipelineConfig, with_settings
+from derain_seg_ros.nets.config import PipelineConfig, grown_prefixes, with_settings
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.checkpoint import CheckpointError, load_vainf_deeplab, read_checkpoint
 from derain_seg_ros.runtime.preprocess import to_float_nchw
@@ -72,7 +72,8 @@ def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: unreadable network config: {exc}") from exc
     for name in names:
-        if theirs[name] != own[name]:
+        grown = grown_prefixes(name, theirs[name], own[name])
+        if grown is None:
             raise CheckpointError(
                 f"init.{what}={path} holds {name} of the {_preset_of(theirs)!r} networks, but this run builds "
                 f"{_preset_of(own)!r} ones (model.preset); give a checkpoint of the same preset"
@@ -81,7 +82,11 @@ def load_submodules(pipeline: DerainSegPipeline, value: str | None, names: tuple
         sub = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
         if not sub:
             raise CheckpointError(f"{path} holds no {name} weights")
-        getattr(pipeline, name).load_state_dict(sub)
+        missing, unexpected = getattr(pipeline, name).load_state_dict(sub, strict=not grown)
+        if unexpected or any(not k.startswith(grown) for k in missing):
+            raise CheckpointError(f"{path}: {name} weights do not fit: missing {missing}, unexpected {unexpected}")
+        if grown:
+            log.info("init.%s: %s loaded; %s start at the identity (not in %s)", what, name, ", ".join(grown), path)
 
 
 def load_stage0(cfg: TrainConfig, pipeline: DerainSegPipeline) -> None:
@@ -162,7 +167,15 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
         log.info("stage 1 starts from A and C of init.stage1 = %s", cfg.init.stage1)
         load_submodules(pipeline, cfg.init.stage1, ("attention", "coarse"), "stage1")
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
-    return stage_job(cfg, stage, pipeline, frozen)
+    job = stage_job(cfg, stage, pipeline, frozen)
+    tone = pipeline.coarse.tone
+    if tone is not None and "coarse" in stage.trains and cfg.tone.steps > 0:
+        # The head is fitted alone first (train/tone_fit.py) and then kept as fitted: C trains around it
+        # (tone.steps=0: no fit, the head trains with C under the stage's losses).
+        from train.tone_fit import fit_tone
+
+        job = replace(job, frozen=(*frozen, tone), prepare=lambda: fit_tone(tone, cfg))
+    return job
 
 
 def stage_job(cfg: TrainConfig, stage: Stage, pipeline: DerainSegPipeline, frozen: tuple[torch.nn.Module, ...]) -> Job:

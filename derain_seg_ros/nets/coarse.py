@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from derain_seg_ros.nets.config import CoarseConfig
 from derain_seg_ros.nets.layers import SkipUNet
+from derain_seg_ros.nets.tone import GlobalTone
 
 
 class CoarseNet(nn.Module):
@@ -19,19 +20,28 @@ class CoarseNet(nn.Module):
       conv starts at zero, so a fresh C is the identity and rain-free pixels need not be learnt.
       With ``gate`` the correction is multiplied by the rain map M, as the paper's own image model
       I_r = (1 - M) I_gt + R + S says that pixels outside M need no change.
+    With ``tone`` a global gain and offset per channel (nets/tone.py) first lifts the veil from the
+    whole frame, M or not, and C corrects that image; with ``residual`` only (a redrawing C has its
+    own colours).
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
         super().__init__()
         self.cfg = cfg
         self.generator = SkipUNet(4, 3, cfg.ngf, cfg.downsamplings, cfg.max_channels, cfg.blocks)
+        if cfg.tone and not cfg.residual:
+            raise ValueError(
+                "coarse.tone needs coarse.residual: the tone-corrected frame is what C's correction adds to"
+            )
+        self.tone = GlobalTone() if cfg.tone else None
         if cfg.residual:
             last = self.generator.head[1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
     def forward(self, rainy: Tensor, attention: Tensor) -> Tensor:
-        out = self.generator(torch.cat([rainy * 2 - 1, attention], dim=1))
+        base = rainy if self.tone is None else self.tone(rainy)
+        out = self.generator(torch.cat([base * 2 - 1, attention], dim=1))
         if not self.cfg.residual:
             return (out + 1) / 2
-        return rainy + (out * attention if self.cfg.gate else out)
+        return base + (out * attention if self.cfg.gate else out)

@@ -48,6 +48,8 @@ class CoarseConfig:
     # False: the authors' C redraws the image; True: C adds a zero-initialised correction to I_r.
     residual: bool = False
     gate: bool = False  # residual only: the correction is multiplied by the rain map M
+    # A per-frame gain and offset per channel (nets/tone.py) applied to I_r before C: the veil. Not gated by M.
+    tone: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,12 @@ class PipelineConfig:
 
         The embedded deraining networks in front of DeepLabv3+ on EfficientNet-Lite0, whose
         ImageNet weights start stage 0 (a backbone that has seen real photos; MobileNetV2 from
-        scratch on cartoons scored 15 % mIoU on real streets).
+        scratch on cartoons scored 15 % mIoU on real streets), and C's global tone head (nets/tone.py),
+        which lifts the veil of car rain from the whole frame (train/RESULTS.md).
         """
+        embedded = cls.embedded()
         deeplab = DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48)
-        return replace(cls.embedded(), deeplab=deeplab)
+        return replace(embedded, deeplab=deeplab, coarse=replace(embedded.coarse, tone=True))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,6 +196,24 @@ def drop_retired(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 RETIRED_BASELINE_KEYS = frozenset({"prenet", "durn", "agan", "icsc"})
+
+# Switches that add a module whose fresh state is the identity: (network, field) -> the added weights'
+# prefix inside that network. A checkpoint written without the module starts a run that has it.
+GROWN_FIELDS: dict[tuple[str, str], str] = {("coarse", "tone"): "tone."}
+
+
+def grown_prefixes(network: str, theirs: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The prefixes of the identity-at-start modules ``own`` adds to ``theirs`` (the configs of one
+    network), () when they are equal, None when they differ otherwise (the weights do not fit)."""
+    grown = []
+    for key in set(theirs) | set(own):
+        if theirs.get(key) == own.get(key):
+            continue
+        prefix = GROWN_FIELDS.get((network, key))
+        if prefix is None or theirs.get(key, False) or not own.get(key):
+            return None
+        grown.append(prefix)
+    return tuple(sorted(grown))
 
 
 def with_settings(cfg: Any, settings: Mapping[str, Any]) -> Any:

@@ -1,0 +1,193 @@
+"""The global tone head in front of C (nets/tone.py): identity at start, able to lift a veil, grown into older checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from derain_seg_ros.nets.coarse import CoarseNet
+from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig, grown_prefixes, with_settings
+from derain_seg_ros.nets.pipeline import DerainSegPipeline
+from derain_seg_ros.nets.tone import GlobalTone
+from derain_seg_ros.runtime.checkpoint import CheckpointError, save_checkpoint
+from train.stages import load_submodules
+
+RESIDUAL = with_settings(PipelineConfig.small(), {"coarse.residual": True, "coarse.gate": True})
+TONED = with_settings(RESIDUAL, {"coarse.tone": True})
+
+
+def test_a_fresh_head_leaves_c_exactly_as_without_it_at_an_odd_size() -> None:
+    torch.manual_seed(0)
+    toned = DerainSegPipeline.from_config(TONED).eval()
+    plain = DerainSegPipeline.from_config(RESIDUAL).eval()
+    missing, unexpected = plain.load_state_dict(toned.state_dict(), strict=False)
+    assert not missing and unexpected and all(k.startswith("coarse.tone.") for k in unexpected)
+    x = torch.rand(2, 3, 37, 53)
+    with torch.no_grad():
+        assert torch.equal(toned(x)["derained"], plain(x)["derained"])
+
+
+def test_the_head_learns_to_lift_a_veil_that_differs_per_frame() -> None:
+    """Frames veiled as a * clean + (1 - a) * 0.7 with a per frame: the head, trained alone, undoes most of it."""
+    gen = torch.Generator().manual_seed(0)
+    head = GlobalTone(width=16)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        clean = torch.rand(8, 3, 32, 32, generator=gen) * 0.6 + 0.1
+        a = torch.rand(8, 1, 1, 1, generator=gen) * 0.5 + 0.5
+        return a * clean + (1 - a) * 0.7, clean
+
+    test_veiled, test_clean = batch()
+    before = torch.mean((test_veiled - test_clean) ** 2).item()
+    for _ in range(300):
+        veiled, clean = batch()
+        loss = torch.mean((head(veiled) - clean) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = torch.mean((head(test_veiled) - test_clean) ** 2).item()
+    assert after < 0.25 * before, (before, after)
+
+
+def test_tone_needs_a_residual_c() -> None:
+    with pytest.raises(ValueError, match="coarse.tone needs coarse.residual"):
+        CoarseNet(CoarseConfig(residual=False, tone=True))
+
+
+def test_grown_prefixes_allow_only_adding_an_identity_module() -> None:
+    plain, toned = RESIDUAL.to_dict()["coarse"], TONED.to_dict()["coarse"]
+    assert grown_prefixes("coarse", plain, plain) == ()
+    assert grown_prefixes("coarse", plain, toned) == ("tone.",)
+    assert grown_prefixes("coarse", {k: v for k, v in plain.items() if k != "tone"}, toned) == ("tone.",)
+    assert grown_prefixes("coarse", toned, plain) is None  # dropping a trained head would lose weights
+    assert grown_prefixes("coarse", plain, {**toned, "ngf": 4}) is None
+    assert grown_prefixes("attention", {"blocks": 1, "tone": False}, {"blocks": 1, "tone": True}) is None
+
+
+def test_a_checkpoint_without_the_head_starts_a_run_with_it_and_not_the_reverse(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    old = DerainSegPipeline.from_config(RESIDUAL)
+    with torch.no_grad():
+        for p in old.coarse.parameters():
+            p.add_(0.01)
+    path = save_checkpoint(tmp_path / "old.pt", old)
+    new = DerainSegPipeline.from_config(TONED)
+    load_submodules(new, str(path), ("attention", "coarse"), "stage1")
+    for key, value in old.coarse.state_dict().items():
+        assert torch.equal(new.coarse.state_dict()[key], value), key
+    assert not new.coarse.tone.head[-1].weight.any() and not new.coarse.tone.head[-1].bias.any()
+
+    toned_path = save_checkpoint(tmp_path / "toned.pt", new)
+    with pytest.raises(CheckpointError, match="holds coarse of"):
+        load_submodules(DerainSegPipeline.from_config(RESIDUAL), str(toned_path), ("coarse",), "stage1")
+
+
+def test_the_small_pipeline_with_the_head_exports_to_onnx_and_matches_torch(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test extra")
+    import numpy as np
+
+    from derain_seg_ros.runtime.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    pipeline = DerainSegPipeline.from_config(replace(TONED, correction_shrink=0.0)).eval()
+    with torch.no_grad():  # a head that acts, so the exported graph's tone path is exercised
+        pipeline.coarse.tone.head[-1].bias.copy_(torch.tensor([0.2, -0.1, 0.1, -0.05, 0.05, 0.0]))
+    path = export_onnx(pipeline, tmp_path / "toned.onnx", 45, 61, batch=1)
+    frame = np.random.default_rng(0).integers(0, 256, (1, 45, 61, 3), dtype=np.uint8)
+    derained, _ = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": frame})
+    with torch.no_grad():
+        ref = pipeline(torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255)["derained"]
+    ref_u8 = (ref * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
+    assert np.abs(derained.astype(int) - ref_u8).max() <= 1
+    assert np.abs(derained.astype(int) - frame.astype(int)).mean() > 2  # the head changed the frame
+
+
+def veiled_frames(count: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(rainy, clean) at the head's resolution, veiled as a * clean + (1 - a) * 0.7 with a per frame."""
+    gen = torch.Generator().manual_seed(seed)
+    frames = []
+    for _ in range(count):
+        clean = torch.rand(3, 24, 32, generator=gen) * 0.6 + 0.1
+        a = float(torch.rand(1, generator=gen)) * 0.5 + 0.5
+        frames.append((a * clean + (1 - a) * 0.7, clean))
+    return frames
+
+
+def tone_cfg(steps: int):
+    from train.config import load_config
+
+    return load_config("smoke", ["data.crop=[64,96]", "data.dry_fraction=0.2", f"tone.steps={steps}", "tone.lr=3e-3"])
+
+
+def test_fit_tone_trains_the_head_alone_deterministically_and_restores_its_frozen_state(monkeypatch) -> None:
+    from train import tone_fit
+
+    monkeypatch.setattr(tone_fit, "pooled_frames", lambda cfg: veiled_frames(24, 0))
+    held = veiled_frames(8, 1)
+    rainy, clean = torch.stack([r for r, _ in held]), torch.stack([c for _, c in held])
+    heads = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        head = GlobalTone(width=16).requires_grad_(False)
+        with torch.no_grad():
+            before = tone_fit.tone_loss(head, rainy, clean).item()
+        tone_fit.fit_tone(head, tone_cfg(300))
+        heads.append(head)
+    with torch.no_grad():
+        after = tone_fit.tone_loss(heads[0], rainy, clean).item()
+    assert after < before - 0.5, (before, after)  # ln MSE: the veil's error shrinks by e^0.5 and more on unseen frames
+    assert not any(p.requires_grad for p in heads[0].parameters())
+    for a, b in zip(heads[0].state_dict().values(), heads[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_pooled_frames_are_the_training_frames_at_the_heads_resolution(tmp_path_factory) -> None:
+    from train_fixtures import tiny_dataset
+
+    from train.config import load_config
+    from train.datasets import held_out_scenes
+    from train.tone_fit import pooled_frames
+
+    root = tiny_dataset(tmp_path_factory, 10)
+    all_frames = pooled_frames(load_config("smoke", [f"data.root={root}"]))
+    cfg = load_config("smoke", [f"data.root={root}", "data.val_count=3"])
+    kept = pooled_frames(cfg)
+    assert all(r.shape == c.shape == (3, 8, 16) for r, c in all_frames)
+    assert len(kept) == len(all_frames) - len(held_out_scenes(cfg)) and len(held_out_scenes(cfg)) == 3
+    other = tiny_dataset(tmp_path_factory, 4)
+    both = pooled_frames(load_config("smoke", [f"data.root={root}", f"data.extra_roots=[{other}]"]))
+    own = pooled_frames(
+        load_config("smoke", [f"data.root={root}", f"data.extra_roots=[{other}]", f"tone.roots=[{other}]"])
+    )
+    alone = pooled_frames(load_config("smoke", [f"data.root={other}"]))
+    assert len(both) == len(all_frames) + len(alone)
+    assert [r.sum() for r, _ in own] == [r.sum() for r, _ in alone]  # tone.roots replaces the stage's sets
+
+
+def test_stage1_fits_the_head_once_and_keeps_it_frozen_across_resume(tmp_path_factory, tmp_path: Path) -> None:
+    from train_fixtures import FAST, tiny_dataset
+
+    from derain_seg_ros.runtime.checkpoint import read_checkpoint
+    from train.run import main as run_main
+
+    root = tiny_dataset(tmp_path_factory, 8)
+    common = ["--config", "smoke", f"data.root={root}", f"run.out={tmp_path}", *FAST]
+    assert run_main(["--stage", "0", *common, "stage0.epochs=1", "stage0.steps_per_epoch=2"]) == 0
+    stage1 = [
+        "--stage", "1", *common, f"init.stage0={tmp_path / 'stage0' / 'last.pt'}", "model.coarse.residual=true",
+        "model.coarse.tone=true", "tone.steps=40", "tone.lr=1e-2", "data.crop=[32,64]", "optim.epochs=2",
+        "optim.steps_per_epoch=2",
+    ]  # fmt: skip
+    assert run_main([*stage1, "run.max_steps=1"]) == 0
+    first = read_checkpoint(tmp_path / "stage1" / "last.pt")["model"]
+    assert run_main([*stage1, "--resume"]) == 0
+    last = read_checkpoint(tmp_path / "stage1" / "last.pt")["model"]
+    tone_keys = [k for k in first if k.startswith("coarse.tone.")]
+    assert first["coarse.tone.head.2.bias"].abs().sum() > 0  # fitted: no longer the zero it starts at
+    assert all(torch.equal(first[k], last[k]) for k in tone_keys)  # not refitted on resume, not moved by C's losses
+    assert not torch.equal(first["coarse.generator.head.1.weight"], last["coarse.generator.head.1.weight"])
