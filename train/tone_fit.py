@@ -7,11 +7,13 @@ gain or offset; 865 steps at the fine-tune's rate) a zero-initialised head staye
 resolution it looks at (1 / POOL, every training frame decoded once and held in memory), it needs
 about 60 k crops before it leaves the identity, which costs a minute or two on two cores.
 
-The loss is the mean over frames of ln(MSE + eps), PSNR's own scale: plain MSE let the glass-pane
-frames' large errors teach the head to darken every frame (car rain -0.9 dB, 43 of 101 frames
-worse); crops of the stage's crop size (frames of any size then share a batch) were what kept it
-from learning the training photos by heart. Dry items (clean in, clean out) come at the stage's
-``data.dry_fraction``. Held-out scenes (``data.val_count``) are left out, as from every stage.
+The loss is the mean over frames of ln(MSE + eps), PSNR's own scale: under plain MSE the glass-pane
+frames' large errors drove the head (paper rain -1.6 dB, 55 of 101 frames worse); crops of the
+stage's crop size (frames of any size then share a batch) were what kept it from learning the
+training photos by heart (on whole frames car rain went from +0.9 dB to -0.6, 43 frames worse, as
+it trained on). Figures in train/RESULTS.md. Dry items (clean in, clean out) come at
+``tone.dry_fraction`` (default: the stage's). Held-out scenes (``data.val_count``) are left out,
+as from every stage.
 """
 
 from __future__ import annotations
