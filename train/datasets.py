@@ -88,7 +88,7 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     ``data.extra_roots`` (L_Att, L_D, L_R and L_H need no labels)."""
     d = cfg.data
     crop = tuple(cfg.stage0.crop or d.crop) if stage0 else tuple(d.crop)
-    roots = [ensure_dataset(cfg)] + ([] if stage0 else [Path(r) for r in d.extra_roots])
+    roots = [ensure_dataset(cfg)] if stage0 else deraining_roots(cfg)
     scale = tuple(cfg.stage0.scale) if stage0 and cfg.stage0.scale else None
     parts: list[Dataset] = [
         RaindropCityscapesDataset(r, "train", crop=crop, flip=d.flip, seed=cfg.seed, scale=scale)  # type: ignore[arg-type]
@@ -104,6 +104,11 @@ def train_dataset(cfg: TrainConfig, stage0: bool = False) -> Dataset:
     if stage0 or d.dry_fraction == 0:
         return dataset
     return DryMix(dataset, d.dry_fraction, cfg.seed)
+
+
+def deraining_roots(cfg: TrainConfig) -> list[Path]:
+    """The sets the deraining stages train on: ``data.root`` (made if missing) and ``data.extra_roots``."""
+    return [ensure_dataset(cfg)] + [Path(r) for r in cfg.data.extra_roots]
 
 
 def _held_out(cfg: TrainConfig, available: int) -> int:

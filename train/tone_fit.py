@@ -29,10 +29,10 @@ import torch
 
 from derain_seg_ros.data.raindrop_cityscapes import read_item
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
-from derain_seg_ros.losses import LOG_MSE_EPS
+from derain_seg_ros.losses import log_mse_loss
 from derain_seg_ros.nets.tone import POOL, GlobalTone
 from train.config import TrainConfig
-from train.datasets import ensure_dataset, held_out_scenes, scene_of
+from train.datasets import deraining_roots, held_out_scenes, scene_of
 
 log = logging.getLogger("train")
 
@@ -41,11 +41,7 @@ def pooled_frames(cfg: TrainConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Every training frame of ``tone.roots`` (default: the stage's sets) as (rainy, clean), 3 x H/POOL x W/POOL in [0, 1]."""
     held = held_out_scenes(cfg) if cfg.data.val_count else set()
     frames = []
-    roots = (
-        [Path(r) for r in cfg.tone.roots]
-        if cfg.tone.roots
-        else [ensure_dataset(cfg)] + [Path(r) for r in cfg.data.extra_roots]
-    )
+    roots = [Path(r) for r in cfg.tone.roots] if cfg.tone.roots else deraining_roots(cfg)
     for root in roots:
         for item in RaindropCityscapesDataset(root, "train").items:
             if scene_of(item) in held:
@@ -69,8 +65,7 @@ def pooled_frames(cfg: TrainConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
 def tone_loss(head: GlobalTone, rainy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Mean over the frames of ln(MSE(gain * rainy + offset, clean) + eps)."""
     gain, offset = head.pooled_params(rainy)
-    per_frame = (rainy * gain + offset - clean).pow(2).flatten(1).mean(dim=1)
-    return torch.log(per_frame + LOG_MSE_EPS).mean()
+    return log_mse_loss(rainy * gain + offset, clean)
 
 
 def fit_tone(head: GlobalTone, cfg: TrainConfig) -> None:
