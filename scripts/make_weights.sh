@@ -33,11 +33,11 @@ TONE="tone.roots=[$DATA/streets_car,$DATA/streets_paper,$DATA/streets_pane]"
 "$BIN/python" train/run.py --stage 0 --config streets --resume run.out="$RUN" $SETS
 # Stage 1 in two steps. First A + C on CamVid under rain: 8 epochs, then a warm restart of the same run to 16
 # (without C's tone head, which joins at the fine-tune).
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false model.coarse.tone_grid=false
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false model.coarse.tone_grid=false
 # Then a fine-tune with the dash-cam videos added (wet and dry) and more dry items: 16 epochs on CamVid alone
 # changed dry highway photos down to 31 dB PSNR; this fine-tune brings them back above 41 (train/RESULTS.md).
-# It starts by fitting C's tone head (2 min) on the CamVid sets, then keeps it frozen.
+# It starts by fitting C's tone head and its grid (3 min) on the CamVid sets, then keeps them frozen.
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/camvid/stage1/last.pt" "$TONE" \
     data.root=$DATA/streets_car \
     "data.extra_roots=[$DATA/streets_paper,$DATA/streets_pane,$DATA/realdrive_car,$DATA/realdrive_paper,$DATA/realdrive_pane]" \

@@ -30,7 +30,7 @@ import torch
 from derain_seg_ros.data.raindrop_cityscapes import read_item
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
 from derain_seg_ros.losses import log_mse_loss
-from derain_seg_ros.nets.tone import POOL, GlobalTone
+from derain_seg_ros.nets.tone import POOL, ToneHead
 from train.config import TrainConfig
 from train.datasets import deraining_roots, held_out_scenes, scene_of
 
@@ -62,13 +62,13 @@ def pooled_frames(cfg: TrainConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return frames
 
 
-def tone_loss(head: GlobalTone, rainy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+def tone_loss(head: ToneHead, rainy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Mean over the frames of ln(MSE(gain * rainy + offset, clean) + eps)."""
     gain, offset = head.pooled_params(rainy)
     return log_mse_loss(rainy * gain + offset, clean)
 
 
-def fit_tone(head: GlobalTone, cfg: TrainConfig) -> None:
+def fit_tone(head: ToneHead, cfg: TrainConfig) -> None:
     """Train ``head`` alone for ``cfg.tone.steps`` (Adam, cosine decay), deterministically from ``cfg.seed``."""
     t = cfg.tone
     started = time.perf_counter()

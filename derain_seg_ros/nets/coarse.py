@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from derain_seg_ros.nets.config import CoarseConfig
 from derain_seg_ros.nets.layers import SkipUNet
-from derain_seg_ros.nets.tone import GlobalTone
+from derain_seg_ros.nets.tone import ToneHead
 
 
 class CoarseNet(nn.Module):
@@ -20,9 +20,9 @@ class CoarseNet(nn.Module):
       conv starts at zero, so a fresh C is the identity and rain-free pixels need not be learnt.
       With ``gate`` the correction is multiplied by the rain map M, as the paper's own image model
       I_r = (1 - M) I_gt + R + S says that pixels outside M need no change.
-    With ``tone`` a global gain and offset per channel (nets/tone.py) first lifts the veil from the
-    whole frame, M or not, and C corrects that image; with ``residual`` only (a redrawing C has its
-    own colours).
+    With ``tone`` a gain and offset per channel (nets/tone.py; per frame, and with ``tone_grid`` per
+    cell of a coarse grid too) first lifts the veil from the whole frame, M or not, and C corrects
+    that image; with ``residual`` only (a redrawing C has its own colours).
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
@@ -33,7 +33,11 @@ class CoarseNet(nn.Module):
             raise ValueError(
                 "coarse.tone needs coarse.residual: the tone-corrected frame is what C's correction adds to"
             )
-        self.tone = GlobalTone() if cfg.tone else None
+        if cfg.tone_grid and not cfg.tone:
+            raise ValueError(
+                "coarse.tone_grid needs coarse.tone: the grid refines the tone head's global gain and offset"
+            )
+        self.tone = ToneHead(local=cfg.tone_grid) if cfg.tone else None
         if cfg.residual:
             last = self.generator.head[1]
             nn.init.zeros_(last.weight)

@@ -50,6 +50,8 @@ class CoarseConfig:
     gate: bool = False  # residual only: the correction is multiplied by the rain map M
     # A per-frame gain and offset per channel (nets/tone.py) applied to I_r before C: the veil. Not gated by M.
     tone: bool = False
+    # tone only: the gain and offset also vary over a coarse grid (1/32 of the frame), for haze that thickens with depth.
+    tone_grid: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,13 @@ class PipelineConfig:
 
         The embedded deraining networks in front of DeepLabv3+ on EfficientNet-Lite0, whose
         ImageNet weights start stage 0 (a backbone that has seen real photos; MobileNetV2 from
-        scratch on cartoons scored 15 % mIoU on real streets), and C's global tone head (nets/tone.py),
-        which lifts the veil of car rain from the whole frame (train/RESULTS.md).
+        scratch on cartoons scored 15 % mIoU on real streets), and C's tone head with its grid
+        (nets/tone.py), which lifts the veil of car rain, thicker with depth, from the whole frame
+        (train/RESULTS.md).
         """
         embedded = cls.embedded()
         deeplab = DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48)
-        return replace(embedded, deeplab=deeplab, coarse=replace(embedded.coarse, tone=True))
+        return replace(embedded, deeplab=deeplab, coarse=replace(embedded.coarse, tone=True, tone_grid=True))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,7 +202,7 @@ RETIRED_BASELINE_KEYS = frozenset({"prenet", "durn", "agan", "icsc"})
 
 # Switches that add a module whose fresh state is the identity: (network, field) -> the added weights'
 # prefix inside that network. A checkpoint written without the module starts a run that has it.
-GROWN_FIELDS: dict[tuple[str, str], str] = {("coarse", "tone"): "tone."}
+GROWN_FIELDS: dict[tuple[str, str], str] = {("coarse", "tone"): "tone.", ("coarse", "tone_grid"): "tone.local."}
 
 
 def grown_prefixes(network: str, theirs: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -1,4 +1,5 @@
-"""The global tone head in front of C (nets/tone.py): identity at start, able to lift a veil, grown into older checkpoints."""
+"""The tone head in front of C (nets/tone.py), global and with its grid: identity at start, able to lift a veil,
+grown into older checkpoints."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ import torch
 from derain_seg_ros.nets.coarse import CoarseNet
 from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig, grown_prefixes, with_settings
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
-from derain_seg_ros.nets.tone import GlobalTone
+from derain_seg_ros.nets.tone import ToneHead
 from derain_seg_ros.runtime.checkpoint import CheckpointError, save_checkpoint
 from train.stages import load_submodules
 
 RESIDUAL = with_settings(PipelineConfig.small(), {"coarse.residual": True, "coarse.gate": True})
 TONED = with_settings(RESIDUAL, {"coarse.tone": True})
+GRIDDED = with_settings(TONED, {"coarse.tone_grid": True})
 
 
-def test_a_fresh_head_leaves_c_exactly_as_without_it_at_an_odd_size() -> None:
+@pytest.mark.parametrize("cfg", [TONED, GRIDDED], ids=["global", "grid"])
+def test_a_fresh_head_leaves_c_exactly_as_without_it_at_an_odd_size(cfg: PipelineConfig) -> None:
     torch.manual_seed(0)
-    toned = DerainSegPipeline.from_config(TONED).eval()
+    toned = DerainSegPipeline.from_config(cfg).eval()
     plain = DerainSegPipeline.from_config(RESIDUAL).eval()
     missing, unexpected = plain.load_state_dict(toned.state_dict(), strict=False)
     assert not missing and unexpected and all(k.startswith("coarse.tone.") for k in unexpected)
@@ -33,7 +36,7 @@ def test_a_fresh_head_leaves_c_exactly_as_without_it_at_an_odd_size() -> None:
 def test_the_head_learns_to_lift_a_veil_that_differs_per_frame() -> None:
     """Frames veiled as a * clean + (1 - a) * 0.7 with a per frame: the head, trained alone, undoes most of it."""
     gen = torch.Generator().manual_seed(0)
-    head = GlobalTone(width=16)
+    head = ToneHead(width=16)
     opt = torch.optim.Adam(head.parameters(), lr=3e-3)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,9 +57,40 @@ def test_the_head_learns_to_lift_a_veil_that_differs_per_frame() -> None:
     assert after < 0.25 * before, (before, after)
 
 
-def test_tone_needs_a_residual_c() -> None:
+def test_only_the_grid_lifts_a_veil_that_thickens_down_the_frame() -> None:
+    """Haze that grows with depth (here: with the row) needs a gain and offset per grid cell; one per frame cannot follow it."""
+    from train.tone_fit import tone_loss
+
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.linspace(0, 1, 32)[:, None]
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:  # frames at the head's resolution (1 / POOL): a 4 x 4 grid
+        clean = torch.rand(8, 3, 32, 32, generator=gen) * 0.6 + 0.1
+        thickness = torch.rand(8, 1, 1, 1, generator=gen) * 0.4 + 0.2
+        a = 1 - thickness * rows  # clear at the top, thick veil at the bottom
+        return a * clean + (1 - a) * 0.7, clean
+
+    test_veiled, test_clean = batch()
+    scores = {}
+    for local in (False, True):
+        torch.manual_seed(0)
+        head = ToneHead(width=16, local=local)
+        opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+        for _ in range(300):
+            loss = tone_loss(head, *batch())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            scores[local] = tone_loss(head, test_veiled, test_clean).item()
+    assert scores[True] < scores[False] - 1.0, scores  # ln MSE: the grid's error is e times smaller and more
+
+
+def test_tone_needs_a_residual_c_and_the_grid_needs_the_tone_head() -> None:
     with pytest.raises(ValueError, match="coarse.tone needs coarse.residual"):
         CoarseNet(CoarseConfig(residual=False, tone=True))
+    with pytest.raises(ValueError, match="coarse.tone_grid needs coarse.tone"):
+        CoarseNet(CoarseConfig(residual=True, tone_grid=True))
 
 
 def test_grown_prefixes_allow_only_adding_an_identity_module() -> None:
@@ -65,6 +99,11 @@ def test_grown_prefixes_allow_only_adding_an_identity_module() -> None:
     assert grown_prefixes("coarse", plain, toned) == ("tone.",)
     assert grown_prefixes("coarse", {k: v for k, v in plain.items() if k != "tone"}, toned) == ("tone.",)
     assert grown_prefixes("coarse", toned, plain) is None  # dropping a trained head would lose weights
+    gridded = GRIDDED.to_dict()["coarse"]
+    assert grown_prefixes("coarse", toned, gridded) == ("tone.local.",)
+    assert grown_prefixes("coarse", {k: v for k, v in toned.items() if k != "tone_grid"}, gridded) == ("tone.local.",)
+    assert grown_prefixes("coarse", plain, gridded) == ("tone.", "tone.local.")
+    assert grown_prefixes("coarse", gridded, toned) is None
     assert grown_prefixes("coarse", plain, {**toned, "ngf": 4}) is None
     assert grown_prefixes("attention", {"blocks": 1, "tone": False}, {"blocks": 1, "tone": True}) is None
 
@@ -86,17 +125,34 @@ def test_a_checkpoint_without_the_head_starts_a_run_with_it_and_not_the_reverse(
     with pytest.raises(CheckpointError, match="holds coarse of"):
         load_submodules(DerainSegPipeline.from_config(RESIDUAL), str(toned_path), ("coarse",), "stage1")
 
+    with torch.no_grad():  # a fitted global head: kept as it is when the grid joins
+        new.coarse.tone.head[-1].bias.fill_(0.05)
+    toned_path = save_checkpoint(tmp_path / "toned.pt", new)
+    gridded = DerainSegPipeline.from_config(GRIDDED)
+    load_submodules(gridded, str(toned_path), ("attention", "coarse"), "stage1")
+    for key, value in new.coarse.state_dict().items():
+        assert torch.equal(gridded.coarse.state_dict()[key], value), key
+    assert not gridded.coarse.tone.local[-1].weight.any() and not gridded.coarse.tone.local[-1].bias.any()
+    gridded_path = save_checkpoint(tmp_path / "gridded.pt", gridded)
+    with pytest.raises(CheckpointError, match="holds coarse of"):
+        load_submodules(DerainSegPipeline.from_config(TONED), str(gridded_path), ("coarse",), "stage1")
 
-def test_the_small_pipeline_with_the_head_exports_to_onnx_and_matches_torch(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("cfg", [TONED, GRIDDED], ids=["global", "grid"])
+def test_the_small_pipeline_with_the_head_exports_to_onnx_and_matches_torch(
+    tmp_path: Path, cfg: PipelineConfig
+) -> None:
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test extra")
     import numpy as np
 
     from derain_seg_ros.runtime.onnx_export import export_onnx
 
     torch.manual_seed(0)
-    pipeline = DerainSegPipeline.from_config(replace(TONED, correction_shrink=0.0)).eval()
+    pipeline = DerainSegPipeline.from_config(replace(cfg, correction_shrink=0.0)).eval()
     with torch.no_grad():  # a head that acts, so the exported graph's tone path is exercised
         pipeline.coarse.tone.head[-1].bias.copy_(torch.tensor([0.2, -0.1, 0.1, -0.05, 0.05, 0.0]))
+        if pipeline.coarse.tone.local is not None:  # and a grid that differs from cell to cell
+            pipeline.coarse.tone.local[-1].weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))
     path = export_onnx(pipeline, tmp_path / "toned.onnx", 45, 61, batch=1)
     frame = np.random.default_rng(0).integers(0, 256, (1, 45, 61, 3), dtype=np.uint8)
     derained, _ = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": frame})
@@ -133,7 +189,7 @@ def test_fit_tone_trains_the_head_alone_deterministically_and_restores_its_froze
     heads = []
     for _ in range(2):
         torch.manual_seed(0)
-        head = GlobalTone(width=16).requires_grad_(False)
+        head = ToneHead(width=16).requires_grad_(False)
         with torch.no_grad():
             before = tone_fit.tone_loss(head, rainy, clean).item()
         tone_fit.fit_tone(head, tone_cfg(300))
