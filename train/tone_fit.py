@@ -23,14 +23,15 @@ import math
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from derain_seg_ros.data.raindrop_cityscapes import read_item
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
 from derain_seg_ros.losses import log_mse_loss
 from derain_seg_ros.nets.tone import POOL, ToneHead
+from derain_seg_ros.runtime.preprocess import to_float_nchw
 from train.config import TrainConfig
 from train.datasets import deraining_roots, held_out_scenes, scene_of
 
@@ -47,17 +48,8 @@ def pooled_frames(cfg: TrainConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
             if scene_of(item) in held:
                 continue
             arrays = read_item(root, item)
-            h, w = arrays["rainy"].shape[:2]
-            size = (w // POOL, h // POOL)
-            pair = [
-                torch.from_numpy(
-                    cv2.resize(arrays[k][: size[1] * POOL, : size[0] * POOL], size, interpolation=cv2.INTER_AREA)
-                )
-                .permute(2, 0, 1)
-                .float()
-                .div(255)
-                for k in ("rainy", "clean")
-            ]
+            # The head's own preprocessing and pooling (ToneHead.params), so it is fitted on what it will see.
+            pair = F.avg_pool2d(to_float_nchw([arrays["rainy"], arrays["clean"]]), POOL)
             frames.append((pair[0], pair[1]))
     return frames
 
