@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model (streets) from scratch on 2 CPU cores (about 2.2 hours with the data and the card), then pack it
+# Retrain the shipped default model (streets) from scratch on 2 CPU cores (about 2.5 hours with the data and the card), then pack it
 # into derain_seg_ros/models/streets.pt and write its MODEL_CARD.md, measured on CamVid's val frames
 # (never trained on) under every rain kind and on real dry photos. A killed run resumes.
 #   CAMVID=../shared/data/camvid      CamVid in SegNet's layout (train/, trainannot/, val/, valannot/)
@@ -20,6 +20,12 @@ for kind in car paper pane; do
       --rain-preset $kind --workers 2 --out "$DATA/streets_$kind"
   seed=$((seed + 1))
 done
+# The CamVid training photos once more under new rain (seeds 10-12), for C's trust head: renderings C never trained on.
+for kind in car paper pane; do
+  "$BIN/derain-seg" synth --source camvid --root "$CAMVID" --split train --size 360x480 --seed $((seed + 7)) \
+      --rain-preset $kind --workers 2 --out "$DATA/trust_$kind"
+  seed=$((seed + 1))
+done
 # The dash-cam videos (every 2nd frame, 360x640) under the same kinds: sunny highways, far from CamVid.
 for kind in car paper pane; do
   "$BIN/derain-seg" synth --source video --root "$REALDRIVE" --video-stride 2 --size 360x640 \
@@ -32,9 +38,9 @@ TONE="tone.roots=[$DATA/streets_car,$DATA/streets_paper,$DATA/streets_pane]"
 # Stage 0: one poly cycle from ImageNet; stages 1 and 2 as train/configs/streets.yaml says.
 "$BIN/python" train/run.py --stage 0 --config streets --resume run.out="$RUN" $SETS
 # Stage 1 in two steps. First A + C on CamVid under rain: 8 epochs, then a warm restart of the same run to 16
-# (without C's tone head, which joins at the fine-tune).
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false model.coarse.tone_grid=false
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false model.coarse.tone_grid=false
+# (without C's tone and trust heads, which join at the fine-tune).
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false
 # Then a fine-tune with the dash-cam videos added (wet and dry) and more dry items: 16 epochs on CamVid alone
 # changed dry highway photos down to 31 dB PSNR; this fine-tune brings them back above 41 (train/RESULTS.md).
 # It starts by fitting C's tone head and its grid (3 min) on the CamVid sets, then keeps them frozen.
@@ -42,7 +48,9 @@ TONE="tone.roots=[$DATA/streets_car,$DATA/streets_paper,$DATA/streets_pane]"
     data.root=$DATA/streets_car \
     "data.extra_roots=[$DATA/streets_paper,$DATA/streets_pane,$DATA/realdrive_car,$DATA/realdrive_paper,$DATA/realdrive_pane]" \
     data.dry_fraction=0.3 optim.lr=3e-4 optim.epochs=5 optim.warmup=0.05
-"$BIN/python" train/run.py --stage 2 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/stage1/last.pt" $SETS
+# Stage 2 first fits C's trust head (12 min) on the new renderings, then trains the SRRN behind A and C.
+TRUST="trust.roots=[$DATA/trust_car,$DATA/trust_paper,$DATA/trust_pane]"
+"$BIN/python" train/run.py --stage 2 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/stage1/last.pt" $SETS "$TRUST"
 # shellcheck disable=SC2086
 "$BIN/python" train/ship.py --model streets --run "$RUN" \
     --eval-data "car=$DATA/streets_car" "paper=$DATA/streets_paper" "pane=$DATA/streets_pane" --dry $DRY

@@ -85,14 +85,14 @@ def test_deeplab_on_lite_normalises_to_minus_one_one_and_keeps_the_size() -> Non
     assert out.logits.shape == (1, 19, 40, 56) and len(out.aspp) == 5
 
 
-def test_streets_preset_is_the_embedded_derainer_with_the_gridded_tone_head_on_lite0() -> None:
+def test_streets_preset_is_the_embedded_derainer_with_the_tone_and_trust_heads_on_lite0() -> None:
     cfg = PipelineConfig.streets()
     embedded = PipelineConfig.embedded()
     assert cfg.deeplab.backbone == "efficientnet_lite0"
     assert (cfg.attention, cfg.coarse, cfg.srrb) == (
         embedded.attention,
-        replace(embedded.coarse, tone=True, tone_grid=True),
+        replace(embedded.coarse, tone=True, tone_grid=True, trust=True),
         embedded.srrb,
     )
-    assert not embedded.coarse.tone and not embedded.coarse.tone_grid
+    assert not embedded.coarse.tone and not embedded.coarse.tone_grid and not embedded.coarse.trust
     assert PipelineConfig.from_dict(cfg.to_dict()) == cfg

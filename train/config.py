@@ -121,6 +121,18 @@ class ToneFitConfig:
 
 
 @dataclass
+class TrustFitConfig:
+    """C's trust head's own fit behind the finished A and C, before stage 2 (train/trust_fit.py); only for ``coarse.trust``."""
+
+    steps: int = 6000
+    lr: float = 1.0e-3
+    batch_size: int = 16
+    # The sets it is fitted on (train splits, held-out scenes left out): renderings C never trained on. None: the stage's.
+    roots: list[str] | None = None
+    dry_fraction: float | None = None  # None: the stage's data.dry_fraction
+
+
+@dataclass
 class InitConfig:
     """Where frozen parts come from: a checkpoint path, or 'shipped' for the packaged model."""
 
@@ -158,6 +170,7 @@ class TrainConfig:
     stage2: OptimConfig = field(default_factory=OptimConfig)  # its own rate and warm-up: leave the identity slowly
     stage0: Stage0Config = field(default_factory=Stage0Config)
     tone: ToneFitConfig = field(default_factory=ToneFitConfig)
+    trust: TrustFitConfig = field(default_factory=TrustFitConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     init: InitConfig = field(default_factory=InitConfig)
     baseline_epochs: BaselineEpochsConfig = field(default_factory=BaselineEpochsConfig)

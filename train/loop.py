@@ -286,6 +286,11 @@ def _resume(s: Session) -> None:
     s.scaler.load_state_dict(state["scaler"])
     s.seconds_before = float(state.get("train_seconds", 0.0))
     s.best_score = state.get("best_score")
+    if hasattr(s.job.validate, "load_state"):
+        if "validate_state" in state:
+            s.job.validate.load_state(state["validate_state"])
+        else:  # a checkpoint from before the state was kept: the first score after resuming becomes the start
+            log.warning("%s: %s holds no selection state; the guard's start is measured anew", s.job.name, s.ckpt_path)
     _set_rng_state(state["rng"])
     log.info("%s: resumed at step %d of %d", s.job.name, s.step, s.total)
 
@@ -339,6 +344,7 @@ def _save(s: Session) -> None:
             scaler=s.scaler.state_dict(),
             rng=_rng_state(),
             best_score=s.best_score,
+            **_validate_state(s),
             **extra,
         )
     barrier()
@@ -358,6 +364,11 @@ def _write(s: Session, path: Path, **extra: Any) -> None:
     )
 
 
+def _validate_state(s: Session) -> dict[str, Any]:
+    """What the held-out score needs to go on after a resume (the guard's start), if it keeps any."""
+    return {"validate_state": s.job.validate.state()} if hasattr(s.job.validate, "state") else {}
+
+
 def _validate(s: Session) -> None:
     """Score the held-out set; a better score (or the first) becomes ``best.pt``. Consumes no RNG."""
     assert s.job.validate is not None
@@ -366,7 +377,7 @@ def _validate(s: Session) -> None:
         log.info("%s: held-out score %.3f at step %d, the best so far: best.pt", s.job.name, score, s.step)
         s.best_score = score
         if s.dist.main:
-            _write(s, s.best_path, best_score=score)
+            _write(s, s.best_path, best_score=score, **_validate_state(s))
         barrier()
     else:
         log.info("%s: held-out score %.3f at step %d (best %.3f)", s.job.name, score, s.step, s.best_score)

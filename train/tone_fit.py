@@ -19,11 +19,9 @@ as from every stage.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +32,7 @@ from derain_seg_ros.nets.tone import POOL, ToneHead
 from derain_seg_ros.runtime.preprocess import to_float_nchw
 from train.config import TrainConfig
 from train.datasets import deraining_roots, held_out_scenes, scene_of
+from train.fit_alone import train_alone
 
 log = logging.getLogger("train")
 
@@ -72,38 +71,22 @@ def fit_tone(head: ToneHead, cfg: TrainConfig) -> None:
         raise ValueError(f"tone fit: a training frame is smaller than the crop {cfg.data.crop}")
     gen = torch.Generator().manual_seed(cfg.seed)
     dry = cfg.data.dry_fraction if t.dry_fraction is None else t.dry_fraction
-    params = list(head.parameters())
-    was = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.Adam(params, lr=t.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / t.steps)))
-    head.train()
-    running = []
-    with torch.enable_grad():
-        for step in range(t.steps):
-            picks = torch.randint(len(frames), (t.batch_size,), generator=gen).tolist()
-            batch = []
-            for k in picks:
-                rainy, clean = frames[k]
-                i = int(torch.randint(rainy.shape[1] - ch + 1, (1,), generator=gen))
-                j = int(torch.randint(rainy.shape[2] - cw + 1, (1,), generator=gen))
-                pair = torch.stack([rainy, clean])[..., i : i + ch, j : j + cw]
-                if torch.rand(1, generator=gen).item() < 0.5:
-                    pair = pair.flip(-1)
-                if torch.rand(1, generator=gen).item() < dry:
-                    pair = pair[[1, 1]]
-                batch.append(pair)
-            pairs = torch.stack(batch)
-            loss = tone_loss(head, pairs[:, 0], pairs[:, 1])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            running.append(loss.item())
-            if (step + 1) % max(1, t.steps // 10) == 0:
-                log.info("tone fit: step %d/%d, ln MSE %.3f", step + 1, t.steps, float(np.mean(running)))
-                running = []
-    for p, g in zip(params, was, strict=True):
-        p.requires_grad_(g)
+
+    def batch_loss() -> torch.Tensor:
+        picks = torch.randint(len(frames), (t.batch_size,), generator=gen).tolist()
+        batch = []
+        for k in picks:
+            rainy, clean = frames[k]
+            i = int(torch.randint(rainy.shape[1] - ch + 1, (1,), generator=gen))
+            j = int(torch.randint(rainy.shape[2] - cw + 1, (1,), generator=gen))
+            pair = torch.stack([rainy, clean])[..., i : i + ch, j : j + cw]
+            if torch.rand(1, generator=gen).item() < 0.5:
+                pair = pair.flip(-1)
+            if torch.rand(1, generator=gen).item() < dry:
+                pair = pair[[1, 1]]
+            batch.append(pair)
+        pairs = torch.stack(batch)
+        return tone_loss(head, pairs[:, 0], pairs[:, 1])
+
+    train_alone(head, t.steps, t.lr, batch_loss, "tone fit")
     log.info("tone fit: %d frames, %d steps in %.1f min", len(frames), t.steps, (time.perf_counter() - started) / 60)

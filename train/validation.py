@@ -76,41 +76,71 @@ def guarded_score(miou: float, psnr_db: float, start_psnr_db: float, guard_db: f
     return miou if psnr_db >= start_psnr_db - guard_db else -math.inf
 
 
+class GuardedMiou:
+    """Held-out mIoU (over ``classes``) of the labels on the derained frames, guarded by mean RGB PSNR
+    (``guarded_score``; each frame's capped at ``GUARD_PSNR_CAP_DB``).
+
+    The start's PSNR is the first call's: the loop scores a fresh run's start (step 0) after the job's
+    ``prepare``, which may change the frozen parts (stage 2 fits C's trust head there); measured when the
+    job was built, the guard held the PSNR the trust head adds (1.8 dB) as slack. A resumed run gets it back
+    from the checkpoint (``state`` / ``load_state``)."""
+
+    def __init__(
+        self,
+        pipeline: DerainSegPipeline,
+        triples: list[Triple],
+        guard_db: float,
+        classes: Sequence[int] | None = None,
+        batch: int = 4,
+    ) -> None:
+        if not any((t[2] != 255).any() for t in triples):
+            raise ValueError("mIoU selection needs labelled held-out items (data.val_count of a labelled main set)")
+        self.pipeline, self.triples, self.guard_db, self.classes, self.batch = (
+            pipeline,
+            triples,
+            guard_db,
+            classes,
+            batch,
+        )
+        self.start_psnr: float | None = None
+
+    def measure(self) -> tuple[float, float]:
+        values, confusion = [], ConfusionMatrix()
+        for (image, labels), (_, clean, target) in zip(
+            _passes(self.pipeline, [t[0] for t in self.triples], self.batch, segment=True), self.triples, strict=True
+        ):
+            values.append(guard_psnr(image, clean))
+            confusion.update(labels, target)
+        return 100 * confusion.miou(self.classes), float(np.mean(values))
+
+    def __call__(self) -> float:
+        miou, mean_psnr = self.measure()
+        if self.start_psnr is None:
+            self.start_psnr = mean_psnr
+        value = guarded_score(miou, mean_psnr, self.start_psnr, self.guard_db)
+        log.info(
+            "held-out: mIoU %.2f %%, PSNR %.3f dB (start %.3f, guard %.2f dB)%s",
+            miou,
+            mean_psnr,
+            self.start_psnr,
+            self.guard_db,
+            "" if math.isfinite(value) else ": costs more PSNR than the guard allows, not a candidate",
+        )
+        return value
+
+    def state(self) -> dict[str, float | None]:
+        return {"start_psnr": self.start_psnr}
+
+    def load_state(self, state: dict[str, float | None]) -> None:
+        self.start_psnr = state.get("start_psnr")
+
+
 def miou_validator(
     pipeline: DerainSegPipeline,
     triples: list[Triple],
     guard_db: float,
     classes: Sequence[int] | None = None,
     batch: int = 4,
-) -> Callable[[], float]:
-    """Held-out mIoU (over ``classes``) of the labels on the derained frames, guarded by mean RGB PSNR
-    (``guarded_score``; each frame's capped at ``GUARD_PSNR_CAP_DB``). The start's PSNR is measured here, on the
-    weights the stage starts from."""
-    if not any((t[2] != 255).any() for t in triples):
-        raise ValueError("mIoU selection needs labelled held-out items (data.val_count of a labelled main set)")
-
-    def measure() -> tuple[float, float]:
-        values, confusion = [], ConfusionMatrix()
-        for (image, labels), (_, clean, target) in zip(
-            _passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True
-        ):
-            values.append(guard_psnr(image, clean))
-            confusion.update(labels, target)
-        return 100 * confusion.miou(classes), float(np.mean(values))
-
-    _, start_psnr = measure()
-
-    def score() -> float:
-        miou, mean_psnr = measure()
-        value = guarded_score(miou, mean_psnr, start_psnr, guard_db)
-        log.info(
-            "held-out: mIoU %.2f %%, PSNR %.3f dB (start %.3f, guard %.2f dB)%s",
-            miou,
-            mean_psnr,
-            start_psnr,
-            guard_db,
-            "" if math.isfinite(value) else ": costs more PSNR than the guard allows, not a candidate",
-        )
-        return value
-
-    return score
+) -> GuardedMiou:
+    """The stage-2 selection score: ``GuardedMiou``."""
+    return GuardedMiou(pipeline, triples, guard_db, classes, batch)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from derain_seg_ros.nets.config import CoarseConfig
 from derain_seg_ros.nets.layers import SkipUNet
 from derain_seg_ros.nets.tone import ToneHead
+from derain_seg_ros.nets.trust import TrustHead
 
 
 class CoarseNet(nn.Module):
@@ -22,7 +23,8 @@ class CoarseNet(nn.Module):
       I_r = (1 - M) I_gt + R + S says that pixels outside M need no change.
     With ``tone`` a gain and offset per channel (nets/tone.py; per frame, and with ``tone_grid`` per
     cell of a coarse grid too) first lifts the veil from the whole frame, M or not, and C corrects
-    that image; with ``residual`` only (a redrawing C has its own colours).
+    that image; with ``residual`` only (a redrawing C has its own colours). With ``trust`` (``gate`` only)
+    a scale per frame and per grid cell (nets/trust.py) holds back or completes the gated correction.
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
@@ -37,7 +39,10 @@ class CoarseNet(nn.Module):
             raise ValueError(
                 "coarse.tone_grid needs coarse.tone: the grid refines the tone head's global gain and offset"
             )
+        if cfg.trust and not (cfg.residual and cfg.gate):
+            raise ValueError("coarse.trust needs coarse.residual and coarse.gate: it scales C's gated correction")
         self.tone = ToneHead(local=cfg.tone_grid) if cfg.tone else None
+        self.trust = TrustHead() if cfg.trust else None
         if cfg.residual:
             last = self.generator.head[1]
             nn.init.zeros_(last.weight)
@@ -48,4 +53,6 @@ class CoarseNet(nn.Module):
         out = self.generator(torch.cat([base * 2 - 1, attention], dim=1))
         if not self.cfg.residual:
             return (out + 1) / 2
-        return base + (out * attention if self.cfg.gate else out)
+        if not self.cfg.gate:
+            return base + out
+        return base + out * attention if self.trust is None else self.trust(base, attention, out * attention)

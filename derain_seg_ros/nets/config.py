@@ -52,6 +52,9 @@ class CoarseConfig:
     tone: bool = False
     # tone only: the gain and offset also vary over a coarse grid (1/32 of the frame), for haze that thickens with depth.
     tone_grid: bool = False
+    # gate only: a scale on the gated correction, per frame and per cell of a 1/32 grid (nets/trust.py), fitted
+    # behind the finished A and C: holds back a correction that harms a nearly clean frame.
+    trust: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,12 +160,14 @@ class PipelineConfig:
         The embedded deraining networks in front of DeepLabv3+ on EfficientNet-Lite0, whose
         ImageNet weights start stage 0 (a backbone that has seen real photos; MobileNetV2 from
         scratch on cartoons scored 15 % mIoU on real streets), and C's tone head with its grid
-        (nets/tone.py), which lifts the veil of car rain, thicker with depth, from the whole frame
-        (train/RESULTS.md).
+        (nets/tone.py), which lifts the veil of car rain, thicker with depth, from the whole frame, and its
+        trust head (nets/trust.py), which holds back C's correction where it would harm a nearly clean
+        frame (train/RESULTS.md).
         """
         embedded = cls.embedded()
         deeplab = DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48)
-        return replace(embedded, deeplab=deeplab, coarse=replace(embedded.coarse, tone=True, tone_grid=True))
+        coarse = replace(embedded.coarse, tone=True, tone_grid=True, trust=True)
+        return replace(embedded, deeplab=deeplab, coarse=coarse)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,7 +207,11 @@ RETIRED_BASELINE_KEYS = frozenset({"prenet", "durn", "agan", "icsc"})
 
 # Switches that add a module whose fresh state is the identity: (network, field) -> the added weights'
 # prefix inside that network. A checkpoint written without the module starts a run that has it.
-GROWN_FIELDS: dict[tuple[str, str], str] = {("coarse", "tone"): "tone.", ("coarse", "tone_grid"): "tone.local."}
+GROWN_FIELDS: dict[tuple[str, str], str] = {
+    ("coarse", "tone"): "tone.",
+    ("coarse", "tone_grid"): "tone.local.",
+    ("coarse", "trust"): "trust.",
+}
 
 
 def grown_prefixes(network: str, theirs: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -23,19 +23,24 @@ from torch import Tensor, nn
 POOL = 4  # the head sees the frame at 1 / POOL of its size (the veil is smooth); train/tone_fit.py trains it there
 
 
+def frame_encoder(inputs: int, width: int) -> nn.Sequential:
+    """Three strided 3x3 convs: a pooled frame -> 2 ``width`` features per cell of a grid 8 times coarser."""
+    return nn.Sequential(
+        nn.Conv2d(inputs, width // 2, 3, stride=2, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(width // 2, width, 3, stride=2, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+        nn.ReLU(inplace=True),
+    )
+
+
 class ToneHead(nn.Module):
     """image (N x 3 x H x W in [0, 1], H and W multiples of POOL) -> gain * image + offset, per channel."""
 
     def __init__(self, width: int = 32, local: bool = False) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, width // 2, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(width // 2, width, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-        )
+        self.features = frame_encoder(3, width)
         self.head = nn.Sequential(nn.Linear(4 * width, 2 * width), nn.ReLU(inplace=True), nn.Linear(2 * width, 6))
         # Per grid cell: its own features beside the frame's pooled ones (how thick the veil is here, given the frame).
         self.local = (
