@@ -38,7 +38,7 @@ TONE="tone.roots=[$DATA/streets_car,$DATA/streets_paper,$DATA/streets_pane]"
 # Stage 0: one poly cycle from ImageNet; stages 1 and 2 as train/configs/streets.yaml says.
 "$BIN/python" train/run.py --stage 0 --config streets --resume run.out="$RUN" $SETS
 # Stage 1 in two steps. First A + C on CamVid under rain: 8 epochs, then a warm restart of the same run to 16
-# (without C's tone and trust heads, which join at the fine-tune).
+# (without C's tone and trust heads, which join at the fine-tune; the trust head is fitted at stage 2).
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false
 # Then a fine-tune with the dash-cam videos added (wet and dry) and more dry items: 16 epochs on CamVid alone

@@ -177,9 +177,8 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
         job = replace(job, frozen=(*frozen, tone), prepare=lambda: fit_tone(tone, cfg))
     trust = pipeline.coarse.trust
     if trust is not None and "coarse" in stage.trains:
-        job = replace(
-            job, frozen=(*job.frozen, trust)
-        )  # it stays the identity while C trains: it judges the finished C
+        # It stays the identity while C trains: it judges the finished C.
+        job = replace(job, frozen=(*job.frozen, trust))
     elif trust is not None and stage.uses_srrn and cfg.trust.steps > 0:
         # Fitted alone behind the frozen A and C (train/trust_fit.py) before the SRRN trains behind them.
         from train.trust_fit import fit_trust

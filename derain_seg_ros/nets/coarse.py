@@ -24,7 +24,7 @@ class CoarseNet(nn.Module):
     With ``tone`` a gain and offset per channel (nets/tone.py; per frame, and with ``tone_grid`` per
     cell of a coarse grid too) first lifts the veil from the whole frame, M or not, and C corrects
     that image; with ``residual`` only (a redrawing C has its own colours). With ``trust`` (``gate`` only)
-    a scale per frame and per grid cell (nets/trust.py) holds back or completes the gated correction.
+    a scale in (0, 1] per frame and per grid cell (nets/trust.py) holds the gated correction back where it harms.
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
