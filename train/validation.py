@@ -95,13 +95,11 @@ class GuardedMiou:
     ) -> None:
         if not any((t[2] != 255).any() for t in triples):
             raise ValueError("mIoU selection needs labelled held-out items (data.val_count of a labelled main set)")
-        self.pipeline, self.triples, self.guard_db, self.classes, self.batch = (
-            pipeline,
-            triples,
-            guard_db,
-            classes,
-            batch,
-        )
+        self.pipeline = pipeline
+        self.triples = triples
+        self.guard_db = guard_db
+        self.classes = classes
+        self.batch = batch
         self.start_psnr: float | None = None
 
     def measure(self) -> tuple[float, float]:
