@@ -12,7 +12,7 @@ import torch
 from derain_seg_ros.nets.config import PipelineConfig
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
 from derain_seg_ros.runtime.segment_only import segment
-from train.validation import GUARD_PSNR_CAP_DB, guard_psnr, guarded_score, miou_validator
+from train.validation import GUARD_PSNR_CAP_DB, GuardedMiou, guard_psnr, guarded_score
 
 
 def test_guarded_score_keeps_miou_within_the_guard_and_rejects_beyond() -> None:
@@ -51,7 +51,7 @@ def test_a_stage_that_raises_miou_at_equal_psnr_wins_and_one_that_costs_psnr_doe
     with torch.no_grad():  # the start: a worse segmenter, the same (identity) derainer
         for p in pipeline.deeplab.classifier.parameters():
             p.add_(0.5 * torch.randn_like(p))
-    score = miou_validator(pipeline, triples, guard_db=0.1)
+    score = GuardedMiou(pipeline, triples, guard_db=0.1)
     start = score()
     pipeline.deeplab.load_state_dict(good.deeplab.state_dict())  # better labels, PSNR unchanged
     better = score()
@@ -66,4 +66,4 @@ def test_miou_selection_needs_labels() -> None:
     pipeline = DerainSegPipeline.from_config(PipelineConfig.small()).eval()
     triples = [(t[0], t[1], np.full_like(t[2], 255)) for t in _triples(pipeline, 1)]
     with pytest.raises(ValueError, match="labelled held-out items"):
-        miou_validator(pipeline, triples, guard_db=0.1)
+        GuardedMiou(pipeline, triples, guard_db=0.1)

@@ -109,8 +109,8 @@ class LossConfig:
 
 
 @dataclass
-class ToneFitConfig:
-    """The tone head's own fit before stage 1 (train/tone_fit.py); only for networks with ``coarse.tone``."""
+class FitAloneConfig:
+    """A small head fitted on its own loss while the rest stays frozen (train/fit_alone.py)."""
 
     steps: int = 15000
     lr: float = 3.0e-4
@@ -121,15 +121,17 @@ class ToneFitConfig:
 
 
 @dataclass
-class TrustFitConfig:
-    """C's trust head's own fit behind the finished A and C, before stage 2 (train/trust_fit.py); only for ``coarse.trust``."""
+class ToneFitConfig(FitAloneConfig):
+    """The tone head's own fit before stage 1 (train/tone_fit.py); only for networks with ``coarse.tone``."""
+
+
+@dataclass
+class TrustFitConfig(FitAloneConfig):
+    """C's trust head's own fit behind the finished A and C, before stage 2 (train/trust_fit.py); only for
+    ``coarse.trust``. Its ``roots`` should be renderings C never trained on."""
 
     steps: int = 6000
     lr: float = 1.0e-3
-    batch_size: int = 16
-    # The sets it is fitted on (train splits, held-out scenes left out): renderings C never trained on. None: the stage's.
-    roots: list[str] | None = None
-    dry_fraction: float | None = None  # None: the stage's data.dry_fraction
 
 
 @dataclass

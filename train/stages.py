@@ -21,7 +21,7 @@ from derain_seg_ros.runtime.shipped import DEFAULT_MODEL, shipped_checkpoint
 from train.config import ConfigError, OptimConfig, TrainConfig
 from train.datasets import class_weights, validation_items, validation_samples
 from train.loop import Job, multistep, poly
-from train.validation import miou_validator, psnr_validator
+from train.validation import GuardedMiou, psnr_validator
 from train.variants import Stage
 
 log = logging.getLogger("train")
@@ -150,7 +150,7 @@ def _validator(cfg: TrainConfig, o: OptimConfig, pipeline: DerainSegPipeline) ->
     from train.evaluate import scored_classes
 
     log.info("selection: held-out mIoU among weights within %.2f dB RGB PSNR of the start", o.psnr_guard_db)
-    return miou_validator(pipeline, validation_items(cfg), o.psnr_guard_db, scored_classes(cfg.data.root))
+    return GuardedMiou(pipeline, validation_items(cfg), o.psnr_guard_db, scored_classes(cfg.data.root))
 
 
 def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None = None) -> Job:

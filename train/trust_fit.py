@@ -57,10 +57,8 @@ def coarse_parts(derainer: SegAwareDerainer, rainy: torch.Tensor) -> tuple[torch
     """(base, M, gated correction) of C on ``rainy`` (N x 3 x H x W), through the derainer's own padding."""
     padded, size = pad_to_multiple(rainy, derainer.pad_multiple)
     attention = derainer.attention(padded)
-    coarse = derainer.coarse
-    base = padded if coarse.tone is None else coarse.tone(padded)
-    out = coarse.generator(torch.cat([base * 2 - 1, attention], dim=1))
-    return crop_to(base, size), crop_to(attention, size), crop_to(out * attention, size)
+    base, correction = derainer.coarse.parts(padded, attention)
+    return crop_to(base, size), crop_to(attention, size), crop_to(correction, size)
 
 
 def coarse_frames(derainer: SegAwareDerainer, cfg: TrainConfig) -> tuple[list[Frame], list[Frame]]:

@@ -131,14 +131,3 @@ class GuardedMiou:
 
     def load_state(self, state: dict[str, float | None]) -> None:
         self.start_psnr = state.get("start_psnr")
-
-
-def miou_validator(
-    pipeline: DerainSegPipeline,
-    triples: list[Triple],
-    guard_db: float,
-    classes: Sequence[int] | None = None,
-    batch: int = 4,
-) -> GuardedMiou:
-    """The stage-2 selection score: ``GuardedMiou``."""
-    return GuardedMiou(pipeline, triples, guard_db, classes, batch)

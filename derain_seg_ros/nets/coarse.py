@@ -48,11 +48,15 @@ class CoarseNet(nn.Module):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
-    def forward(self, rainy: Tensor, attention: Tensor) -> Tensor:
+    def parts(self, rainy: Tensor, attention: Tensor) -> tuple[Tensor, Tensor]:
+        """(base, correction) of a residual C: the tone-corrected frame and the generator's correction, gated by M
+        with ``gate``; the trust head, if any, has not scaled it yet (train/trust_fit.py fits it on these)."""
         base = rainy if self.tone is None else self.tone(rainy)
         out = self.generator(torch.cat([base * 2 - 1, attention], dim=1))
+        return base, out * attention if self.cfg.gate else out
+
+    def forward(self, rainy: Tensor, attention: Tensor) -> Tensor:
         if not self.cfg.residual:
-            return (out + 1) / 2
-        if not self.cfg.gate:
-            return base + out
-        return base + out * attention if self.trust is None else self.trust(base, attention, out * attention)
+            return (self.generator(torch.cat([rainy * 2 - 1, attention], dim=1)) + 1) / 2
+        base, correction = self.parts(rainy, attention)
+        return base + correction if self.trust is None else self.trust(base, attention, correction)
