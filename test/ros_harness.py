@@ -129,9 +129,13 @@ class Probe(Spinning):
         with self.cond:
             return list(self.received[topic])
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 20.0, what: str | Callable[[], str] = ""
+    ) -> None:
+        """``what`` names the wait in the failure; a callable is asked at the timeout (e.g. what is missing)."""
         with self.cond:
             if not self.cond.wait_for(predicate, timeout):
+                what = what() if callable(what) else what
                 raise AssertionError(
                     f"timed out after {timeout:.0f} s waiting for {what or predicate}; "
                     f"received { ({t: len(m) for t, m in self.received.items()}) }"

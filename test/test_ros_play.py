@@ -94,7 +94,10 @@ def test_a_tobag_bag_played_into_the_running_node_comes_out_frame_by_frame_with_
                 probe.wait_for(
                     lambda c=cam, t=topic: {stamp_ns(m.header) for m in probe.messages(f"/{c}/{t}")} >= expected,
                     timeout=120,
-                    what=f"every frame on /{cam}/{topic}",
+                    what=lambda c=cam, t=topic: (
+                        f"every frame on /{c}/{t}, missing stamps "
+                        f"{sorted(expected - {stamp_ns(m.header) for m in probe.messages(f'/{c}/{t}')})}"
+                    ),
                 )
     finally:
         node.close()
@@ -112,3 +115,36 @@ def test_play_keeps_the_recorded_pace(robotcar_bag: Path) -> None:
     summary = play_bag(robotcar_bag, rate=2.0)
     assert summary.published == {"/left/image_raw": FRAMES, "/right/image_raw": FRAMES}
     assert 0.45 <= summary.seconds < 5.0
+
+
+def test_play_waits_until_its_last_messages_are_acknowledged_and_names_the_topics_that_were_not(
+    robotcar_bag: Path, probe: Probe, monkeypatch
+) -> None:
+    """Destroying a reliable publisher ends its resends: the player must wait for the acks after its last
+    publish (real acks first, with a subscriber on /left only), and name the topics a subscriber never acked."""
+    from rclpy.publisher import Publisher
+
+    from derain_seg_ros.bags.play import play_bag
+
+    probe.subscribe(Image, "/left/image_raw")
+    summary = play_bag(robotcar_bag, rate=0, wait_for_subscribers_s=20, topics=["/left/image_raw"])
+    assert summary.published == {"/left/image_raw": FRAMES} and summary.unacked == []
+
+    events: list[tuple[str, str]] = []
+    real_publish = Publisher.publish
+
+    def publish(self, msg) -> None:
+        events.append(("publish", self.topic_name))
+        real_publish(self, msg)
+
+    def never_acked(self, timeout) -> bool:
+        events.append(("acked?", self.topic_name))
+        return self.topic_name != "/right/image_raw"
+
+    monkeypatch.setattr(Publisher, "publish", publish)
+    monkeypatch.setattr(Publisher, "wait_for_all_acked", never_acked)
+    summary = play_bag(robotcar_bag, rate=0, wait_for_acked_s=0.5)
+    assert summary.unacked == ["/right/image_raw"]
+    for topic in ("/left/image_raw", "/right/image_raw"):
+        last_publish = max(i for i, e in enumerate(events) if e == ("publish", topic))
+        assert events.index(("acked?", topic)) > last_publish

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -35,6 +36,7 @@ PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # reach
 class PlaySummary:
     published: dict[str, int] = field(default_factory=dict)  # topic -> messages sent
     seconds: float = 0.0
+    unacked: list[str] = field(default_factory=list)  # topics a subscriber had not acknowledged when play ended
 
 
 def play_bag(
@@ -44,6 +46,7 @@ def play_bag(
     clock: bool = False,
     wait_for_subscribers_s: float = 0.0,
     delay_s: float = 0.0,
+    wait_for_acked_s: float = 10.0,
     context=None,
 ) -> PlaySummary:
     """Publish the bag's Image, CompressedImage and CameraInfo topics (or ``topics``) in recorded order.
@@ -51,7 +54,10 @@ def play_bag(
     ``wait_for_subscribers_s``: first wait up to this long until every image topic has a subscriber,
     so that nothing is sent into the void while a node is still starting; ``delay_s``: then wait this
     long (as ``ros2 bag play --delay``): DDS matches a publisher and a subscription from both ends, and
-    a volatile subscription drops what arrives before its own end has matched."""
+    a volatile subscription drops what arrives before its own end has matched; ``wait_for_acked_s``: at
+    the end, wait up to this long until every subscriber has acknowledged every message (as
+    ``ros2 bag play --wait-for-all-acked``): destroying a reliable publisher ends its resends, so a
+    last message lost once on a loaded machine would otherwise be lost for good."""
     if rate < 0:
         raise BagError(f"rate must be >= 0 (0: as fast as possible), got {rate}")
     reader = open_reader(Path(bag))
@@ -91,10 +97,20 @@ def play_bag(
             pubs[conn.id].publish(bytes(raw))  # the recorded CDR: stamps and frame_ids as recorded
             summary.published[conn.topic] = summary.published.get(conn.topic, 0) + 1
         summary.seconds = time.monotonic() - started
+        if wait_for_acked_s > 0:
+            acked_by = time.monotonic() + wait_for_acked_s
+            for conn in conns:
+                left = Duration(seconds=max(acked_by - time.monotonic(), 0.0))
+                if not pubs[conn.id].wait_for_all_acked(left):
+                    summary.unacked.append(conn.topic)
     finally:
         node.destroy_node()
         if owns_context:
             rclpy.try_shutdown(context=context)
         reader.close()
     log.info("published %s in %.1f s", ", ".join(f"{n} on {t}" for t, n in summary.published.items()), summary.seconds)
+    if summary.unacked:
+        log.warning(
+            "not acknowledged by every subscriber within %.1f s: %s", wait_for_acked_s, ", ".join(summary.unacked)
+        )
     return summary

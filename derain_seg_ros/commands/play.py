@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="then wait this long before the first message (lets DDS finish matching)",
     )
+    parser.add_argument(
+        "--wait-for-acked",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="at the end, wait up to this long until every subscriber acknowledged every message (0: do not wait)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         clock=args.clock,
         wait_for_subscribers_s=args.wait_for_subscribers,
         delay_s=args.delay,
+        wait_for_acked_s=args.wait_for_acked,
     )
     print(", ".join(f"{topic}: {n}" for topic, n in summary.published.items()) + f" in {summary.seconds:.1f} s")
     return 0
