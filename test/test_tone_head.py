@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_fixtures import grown_from
 
 from derain_seg_ros.nets.coarse import CoarseNet
 from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig, grown_prefixes, with_settings
@@ -114,11 +115,7 @@ def test_a_checkpoint_without_the_head_starts_a_run_with_it_and_not_the_reverse(
     with torch.no_grad():
         for p in old.coarse.parameters():
             p.add_(0.01)
-    path = save_checkpoint(tmp_path / "old.pt", old)
-    new = DerainSegPipeline.from_config(TONED)
-    load_submodules(new, str(path), ("attention", "coarse"), "stage1")
-    for key, value in old.coarse.state_dict().items():
-        assert torch.equal(new.coarse.state_dict()[key], value), key
+    new = grown_from(old, TONED, tmp_path / "old.pt")
     assert not new.coarse.tone.head[-1].weight.any() and not new.coarse.tone.head[-1].bias.any()
 
     toned_path = save_checkpoint(tmp_path / "toned.pt", new)
@@ -127,11 +124,7 @@ def test_a_checkpoint_without_the_head_starts_a_run_with_it_and_not_the_reverse(
 
     with torch.no_grad():  # a fitted global head: kept as it is when the grid joins
         new.coarse.tone.head[-1].bias.fill_(0.05)
-    toned_path = save_checkpoint(tmp_path / "toned.pt", new)
-    gridded = DerainSegPipeline.from_config(GRIDDED)
-    load_submodules(gridded, str(toned_path), ("attention", "coarse"), "stage1")
-    for key, value in new.coarse.state_dict().items():
-        assert torch.equal(gridded.coarse.state_dict()[key], value), key
+    gridded = grown_from(new, GRIDDED, tmp_path / "toned.pt")
     assert not gridded.coarse.tone.local[-1].weight.any() and not gridded.coarse.tone.local[-1].bias.any()
     gridded_path = save_checkpoint(tmp_path / "gridded.pt", gridded)
     with pytest.raises(CheckpointError, match="holds coarse of"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_fixtures import grown_from
 
 from derain_seg_ros.nets.coarse import CoarseNet
 from derain_seg_ros.nets.config import CoarseConfig, PipelineConfig, grown_prefixes, with_settings
@@ -55,11 +56,7 @@ def test_a_checkpoint_without_the_head_loads_with_it_at_the_identity(tmp_path: P
     with torch.no_grad():
         for p in old.coarse.parameters():
             p.add_(0.01)
-    path = save_checkpoint(tmp_path / "old.pt", old)
-    new = DerainSegPipeline.from_config(TRUSTED)
-    load_submodules(new, str(path), ("attention", "coarse"), "stage1")
-    for key, value in old.coarse.state_dict().items():
-        assert torch.equal(new.coarse.state_dict()[key], value), key
+    new = grown_from(old, TRUSTED, tmp_path / "old.pt")
     assert not new.coarse.trust.head[-1].weight.any() and not new.coarse.trust.local[-1].weight.any()
     with pytest.raises(CheckpointError, match="holds coarse of"):
         load_submodules(
