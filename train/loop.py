@@ -214,7 +214,7 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
     """Freeze what the job does not train, wrap for DDP, build optimizer and schedule."""
     run_dir.mkdir(parents=True, exist_ok=True)
     device = dist.device
-    job.pipeline.to(device)
+    job.pipeline.to(device, memory_format=_layout(cfg))
     for module in job.frozen:
         module.requires_grad_(False)
     params = [p for p in job.trained.parameters() if p.requires_grad]
@@ -237,7 +237,7 @@ def _start(job: Job, cfg: TrainConfig, dataset: Dataset, run_dir: Path, dist: Di
 
     adversary = None
     if job.adversary is not None:
-        disc = job.adversary.module.to(device)
+        disc = job.adversary.module.to(device, memory_format=_layout(cfg))
         disc_optimizer = job.adversary.optimizer_fn(list(disc.parameters()))
         adversary = AdversaryState(_wrap(disc, dist), disc_optimizer, schedule(disc_optimizer))
     amp = cfg.run.amp and device.type == "cuda"
@@ -415,7 +415,7 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
         _set_modes(job)
         for data in loader:
             started = time.perf_counter()
-            data = _to(data, device)
+            data = _to(data, device, _layout(cfg))
             if job.adversary is None:
                 with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                     loss, parts = job.step_fn(s.model, data)
@@ -473,8 +473,22 @@ def _check_finite(s: Session, loss: torch.Tensor, what: str) -> None:
         )
 
 
-def _to(data: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in data.items()}
+def _layout(cfg: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if cfg.run.channels_last else torch.contiguous_format
+
+
+def _to(data: dict[str, Any], device: torch.device, layout: torch.memory_format) -> dict[str, Any]:
+    """Tensors to ``device``; images (N x C x H x W floats) also to the networks' ``layout``."""
+    return {
+        k: v.to(
+            device,
+            non_blocking=True,
+            memory_format=layout if v.dim() == 4 and v.is_floating_point() else torch.preserve_format,
+        )
+        if isinstance(v, torch.Tensor)
+        else v
+        for k, v in data.items()
+    }
 
 
 class TrainLog:

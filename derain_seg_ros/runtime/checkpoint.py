@@ -66,8 +66,10 @@ def missing_checkpoint(path: Path) -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, pipeline: DerainSegPipeline, **extra: Any) -> Path:
-    """Write atomically (temp file + rename): a run killed mid-save keeps its previous checkpoint."""
-    state = {"format": FORMAT, "config": pipeline.cfg.to_dict(), "model": pipeline.state_dict(), **plain(extra)}
+    """Write atomically (temp file + rename): a run killed mid-save keeps its previous checkpoint.
+    Weights are stored in the default layout, whatever layout the run trained in (``run.channels_last``)."""
+    weights = {name: tensor.contiguous() for name, tensor in pipeline.state_dict().items()}
+    state = {"format": FORMAT, "config": pipeline.cfg.to_dict(), "model": weights, **plain(extra)}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     return Path(path)

@@ -31,9 +31,8 @@ class TorchEngine:
         if cuda_graph and self.device.type != "cuda":
             raise BackendUnavailable("CUDA graphs need a CUDA device")
         self.precision = precision
-        self.model = FramePipeline(pipeline).to(self.device).eval()
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # NHWC: tensor cores on a GPU, oneDNN's fast convolutions on a CPU (bench/RESULTS.md)
+        self.model = FramePipeline(pipeline).to(self.device, memory_format=torch.channels_last).eval()
         self.cuda_graph = cuda_graph
         self._graph: torch.cuda.CUDAGraph | None = None
         self._static_in: torch.Tensor | None = None
