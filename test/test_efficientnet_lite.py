@@ -91,7 +91,7 @@ def test_streets_preset_is_the_embedded_derainer_with_the_tone_and_trust_heads_o
     assert cfg.deeplab.backbone == "efficientnet_lite0"
     assert (cfg.attention, cfg.coarse, cfg.srrb) == (
         embedded.attention,
-        replace(embedded.coarse, tone=True, tone_grid=True, trust=True),
+        replace(embedded.coarse, tone=True, tone_grid=True, trust=True, gate_power=0.5),
         embedded.srrb,
     )
     assert not embedded.coarse.tone and not embedded.coarse.tone_grid and not embedded.coarse.trust

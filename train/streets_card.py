@@ -61,7 +61,9 @@ def selection_line(run: Path) -> str:
     )
     step, total = state.get("step"), state.get("total_steps")
     start = " (its start: the identity SRRN)" if step == 0 else ""
-    return f"Stage 2 hands on `{handed.name}` from step {step} of {total}{start}, selected by {rule}; score {state.get('best_score')}."
+    score = state.get("best_score")
+    shown = f"{score:.2f}" if isinstance(score, float) else score
+    return f"Stage 2 hands on `{handed.name}` from step {step} of {total}{start}, selected by {rule}; score {shown}."
 
 
 def ship_streets(run: Path, out: Path, card_path: Path, eval_data: list[str], dry_specs: list[str]) -> Path:

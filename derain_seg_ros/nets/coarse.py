@@ -10,6 +10,8 @@ from derain_seg_ros.nets.layers import SkipUNet
 from derain_seg_ros.nets.tone import ToneHead
 from derain_seg_ros.nets.trust import TrustHead
 
+M_FLOOR = 1e-6  # M^p for p < 1 has an infinite slope at 0: exported graphs and fp16 engines get a floor
+
 
 class CoarseNet(nn.Module):
     """pix2pixHD-style global generator with skip concatenations (authors' sizes).
@@ -25,6 +27,8 @@ class CoarseNet(nn.Module):
     cell of a coarse grid too) first lifts the veil from the whole frame, M or not, and C corrects
     that image; with ``residual`` only (a redrawing C has its own colours). With ``trust`` (``gate`` only)
     a scale in (0, 1] per frame and per grid cell (nets/trust.py) holds the gated correction back where it harms.
+    ``gate_power`` p gates by M^p instead: below 1 it lets more of the correction through where A's map is
+    unsure (the glass pane's drops), never more than C's own output.
     """
 
     def __init__(self, cfg: CoarseConfig = CoarseConfig()) -> None:
@@ -41,6 +45,10 @@ class CoarseNet(nn.Module):
             )
         if cfg.trust and not (cfg.residual and cfg.gate):
             raise ValueError("coarse.trust needs coarse.residual and coarse.gate: it scales C's gated correction")
+        if cfg.gate_power != 1.0 and not (cfg.residual and cfg.gate and cfg.gate_power > 0):
+            raise ValueError(
+                f"coarse.gate_power {cfg.gate_power} needs coarse.residual and coarse.gate and a power > 0"
+            )
         self.tone = ToneHead(local=cfg.tone_grid) if cfg.tone else None
         self.trust = TrustHead() if cfg.trust else None
         if cfg.residual:
@@ -53,7 +61,11 @@ class CoarseNet(nn.Module):
         with ``gate``; the trust head, if any, has not scaled it yet (train/trust_fit.py fits it on these)."""
         base = rainy if self.tone is None else self.tone(rainy)
         out = self.generator(torch.cat([base * 2 - 1, attention], dim=1))
-        return base, out * attention if self.cfg.gate else out
+        if not self.cfg.gate:
+            return base, out
+        if self.cfg.gate_power == 1.0:  # bit for bit what C was trained with
+            return base, out * attention
+        return base, out * attention.clamp(min=M_FLOOR) ** self.cfg.gate_power
 
     def forward(self, rainy: Tensor, attention: Tensor) -> Tensor:
         if not self.cfg.residual:
