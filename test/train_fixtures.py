@@ -39,6 +39,26 @@ def grown_from(old: DerainSegPipeline, config: PipelineConfig, path: Path) -> De
     return new
 
 
+def exported_matches_torch(pipeline: DerainSegPipeline, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Export ``pipeline`` (eval, no correction shrink) at 45 x 61 to ``path``, run onnxruntime on a fixed random
+    frame and check it within one grey level of torch; returns (the frame as a float tensor, torch's derained image),
+    so a caller can show that what it set up changed the output."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test extra")
+    import numpy as np
+
+    from derain_seg_ros.runtime.onnx_export import export_onnx
+
+    export_onnx(pipeline, path, 45, 61, batch=1)
+    frame = np.random.default_rng(0).integers(0, 256, (1, 45, 61, 3), dtype=np.uint8)
+    derained, _ = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"rainy": frame})
+    x = torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        ref = pipeline(x)["derained"]
+    ref_u8 = (ref * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
+    assert np.abs(derained.astype(int) - ref_u8).max() <= 1
+    return x, ref
+
+
 def two_rank_digests(args: list[str], kinds: tuple[str, ...] = ("weights",)) -> dict[str, dict[str, str]]:
     """Run ``train/run.py args`` under torchrun with 2 processes (gloo, 1 thread each) and return, per
     kind of state the loop prints (``weights``, ``adversary``), each rank's sha256 of it."""
