@@ -55,3 +55,18 @@ def test_a_warm_started_stage1_reports_its_own_data_and_the_run_it_started_from(
     assert cfg["stage1_warm_start"] == {"from": str(earlier), "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}}
     plain = _plain_run(tmp_path)
     assert "stage1_warm_start" not in plain and "stage1_data" not in plain
+
+
+def test_the_selection_line_names_the_step_the_rule_and_the_score_to_two_decimals(tmp_path: Path) -> None:
+    from train.streets_card import selection_line
+
+    stage2 = {"stage2": {"select_metric": "miou", "psnr_guard_db": 0.1}}
+    best = tmp_path / "stage2" / "best.pt"
+    best.parent.mkdir(parents=True)
+    torch.save(
+        {"format": FORMAT, "train_config": stage2, "step": 262, "total_steps": 262, "best_score": 49.22443194353986},
+        best,
+    )
+    line = selection_line(tmp_path)
+    assert line.startswith("Stage 2 hands on `best.pt` from step 262 of 262, selected by held-out mIoU among")
+    assert line.endswith("within 0.1 dB RGB PSNR of its start; score 49.22.")

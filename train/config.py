@@ -160,8 +160,8 @@ class RunConfig:
     checkpoint_every_steps: int | None = None
     max_steps: int | None = None
     amp: bool = True
-    # NHWC tensors: oneDNN's fast convolutions on a CPU (a stage-1 step 1.56x, a stage-0 step 1.27x faster on
-    # 2 Xeon cores, bench/RESULTS.md), tensor cores on a GPU; the numbers are the same up to float rounding.
+    # NHWC tensors: oneDNN's fast convolutions on a CPU (a stage-0 step 1.27x, a stage-1 step 1.31x faster on
+    # 2 Xeon cores, train/RESULTS.md), tensor cores on a GPU; the numbers are the same up to float rounding.
     channels_last: bool = True
     progress: bool = True
 

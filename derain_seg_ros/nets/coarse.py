@@ -10,7 +10,7 @@ from derain_seg_ros.nets.layers import SkipUNet
 from derain_seg_ros.nets.tone import ToneHead
 from derain_seg_ros.nets.trust import TrustHead
 
-M_FLOOR = 1e-6  # M^p for p < 1 has an infinite slope at 0: exported graphs and fp16 engines get a floor
+M_FLOOR = 1e-6  # M^p for p < 1 has an infinite slope at M = 0; floored, its gradient stays finite (1e-6^0.5 = 0.001)
 
 
 class CoarseNet(nn.Module):
