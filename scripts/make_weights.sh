@@ -34,21 +34,25 @@ done
 S0="init.stage0=$RUN/stage0/last.pt"
 SETS="data.root=$DATA/streets_car data.extra_roots=[$DATA/streets_paper,$DATA/streets_pane]"
 TONE="tone.roots=[$DATA/streets_car,$DATA/streets_paper,$DATA/streets_pane]"
+# C trains with its gate M; the streets preset opens it to M^0.5 behind the finished C, at stage 2 (gate_power).
+C_TRAINS="model.coarse.gate_power=1.0"
+# Stage 1's first step has none of C's heads (tone and trust join at the fine-tune).
+PLAIN_C="model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false $C_TRAINS"
 # shellcheck disable=SC2086
 # Stage 0: one poly cycle from ImageNet; stages 1 and 2 as train/configs/streets.yaml says.
 "$BIN/python" train/run.py --stage 0 --config streets --resume run.out="$RUN" $SETS
 # Stage 1 in two steps. First A + C on CamVid under rain: 8 epochs, then a warm restart of the same run to 16
 # (without C's tone and trust heads, which join at the fine-tune; the trust head is fitted at stage 2, where C's gate
 # opens to M^0.5: C trains with M).
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false model.coarse.gate_power=1.0
-"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 model.coarse.tone=false model.coarse.tone_grid=false model.coarse.trust=false model.coarse.gate_power=1.0
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=8 $PLAIN_C
+"$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN/camvid" "$S0" $SETS optim.epochs=16 $PLAIN_C
 # Then a fine-tune with the dash-cam videos added (wet and dry) and more dry items: 16 epochs on CamVid alone
 # changed dry highway photos down to 31 dB PSNR; this fine-tune brings them back above 41 (train/RESULTS.md).
 # It starts by fitting C's tone head and its grid (3 min) on the CamVid sets, then keeps them frozen.
 "$BIN/python" train/run.py --stage 1 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/camvid/stage1/last.pt" "$TONE" \
     data.root=$DATA/streets_car \
     "data.extra_roots=[$DATA/streets_paper,$DATA/streets_pane,$DATA/realdrive_car,$DATA/realdrive_paper,$DATA/realdrive_pane]" \
-    data.dry_fraction=0.3 optim.lr=3e-4 optim.epochs=5 optim.warmup=0.05 model.coarse.gate_power=1.0
+    data.dry_fraction=0.3 optim.lr=3e-4 optim.epochs=5 optim.warmup=0.05 $C_TRAINS
 # Stage 2 first fits C's trust head (12 min) on the new renderings, then trains the SRRN behind A and C.
 TRUST="trust.roots=[$DATA/trust_car,$DATA/trust_paper,$DATA/trust_pane]"
 "$BIN/python" train/run.py --stage 2 --config streets --resume run.out="$RUN" "$S0" init.stage1="$RUN/stage1/last.pt" $SETS "$TRUST"

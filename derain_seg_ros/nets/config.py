@@ -225,7 +225,8 @@ WEIGHTLESS_FIELDS = {("coarse", "gate_power")}
 
 def grown_prefixes(network: str, theirs: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The prefixes of the identity-at-start modules ``own`` adds to ``theirs`` (the configs of one
-    network), () when they are equal, None when they differ otherwise (the weights do not fit)."""
+    network), () when they are equal or differ only in ``WEIGHTLESS_FIELDS``, None when they differ otherwise
+    (the weights do not fit)."""
     grown = []
     for key in set(theirs) | set(own):
         if theirs.get(key) == own.get(key) or (network, key) in WEIGHTLESS_FIELDS:
