@@ -166,12 +166,13 @@ class PipelineConfig:
         scratch on cartoons scored 15 % mIoU on real streets), and C's tone head with its grid
         (nets/tone.py), which lifts the veil of car rain, thicker with depth, from the whole frame, and its
         trust head (nets/trust.py), which holds back C's correction where it would harm a nearly clean
-        frame, behind C's gate opened to M^0.5 (train/RESULTS.md).
+        frame, behind C's gate opened to M^0.5 (train/RESULTS.md). No correction shrink: the trust head does
+        that job here, and the shrink's half grey level made a light-rain frame worse (train/RESULTS.md).
         """
         embedded = cls.embedded()
         deeplab = DeepLabConfig(backbone="efficientnet_lite0", aspp_channels=128, low_level_channels=48)
         coarse = replace(embedded.coarse, tone=True, tone_grid=True, trust=True, gate_power=0.5)
-        return replace(embedded, deeplab=deeplab, coarse=coarse)
+        return replace(embedded, deeplab=deeplab, coarse=coarse, correction_shrink=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
