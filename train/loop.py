@@ -415,7 +415,7 @@ def _train(s: Session, dataset: Dataset, sampler: DistributedSampler) -> None:
         _set_modes(job)
         for data in loader:
             started = time.perf_counter()
-            data = _to(data, device, _layout(cfg))
+            data = _to(data, device)
             if job.adversary is None:
                 with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                     loss, parts = job.step_fn(s.model, data)
@@ -474,21 +474,13 @@ def _check_finite(s: Session, loss: torch.Tensor, what: str) -> None:
 
 
 def _layout(cfg: TrainConfig) -> torch.memory_format:
+    """The networks' weight layout. Batches stay as loaded (uint8 N x H x W x 3): the step's float N x C x H x W
+    copy meets NHWC weights, and a convolution then runs in NHWC."""
     return torch.channels_last if cfg.run.channels_last else torch.contiguous_format
 
 
-def _to(data: dict[str, Any], device: torch.device, layout: torch.memory_format) -> dict[str, Any]:
-    """Tensors to ``device``; images (N x C x H x W floats) also to the networks' ``layout``."""
-    return {
-        k: v.to(
-            device,
-            non_blocking=True,
-            memory_format=layout if v.dim() == 4 and v.is_floating_point() else torch.preserve_format,
-        )
-        if isinstance(v, torch.Tensor)
-        else v
-        for k, v in data.items()
-    }
+def _to(data: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in data.items()}
 
 
 class TrainLog:
