@@ -13,6 +13,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from derain_seg_ros.ros.image_msg import (
     ImageMessageError,
+    check_message,
     compressed_to_rgb,
     image_fields,
     image_to_array,
@@ -124,6 +125,19 @@ def test_compressed_round_trip_png_exact_jpeg_close() -> None:
 def test_bad_messages_raise_one_error_type(msg: Any, match: str) -> None:
     with pytest.raises(ImageMessageError, match=match):
         message_to_rgb(msg)
+    if match != "cannot decode":  # the one fault its fields cannot show: the node's check on arrival finds the rest
+        with pytest.raises(ImageMessageError, match=match):
+            check_message(msg)
+    else:
+        check_message(msg)
+
+
+def test_the_check_on_arrival_passes_good_messages_with_padding_and_planar_chroma() -> None:
+    image = rgb(6, 8)
+    check_message(FakeImage(6, 8, "rgb8", 0, 24, image.tobytes()))
+    check_message(FakeImage(6, 8, "mono16", 1, 20, bytes(120)))  # step padded past the row's 16 bytes
+    check_message(FakeImage(6, 8, "nv12", 0, 8, bytes(72)))  # 6 luma rows + 3 chroma rows
+    check_message(FakeCompressed("png", bytes(rgb_to_compressed_data(image, "png"))))
 
 
 def test_the_same_conversions_on_rosbags_messages() -> None:

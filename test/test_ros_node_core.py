@@ -272,6 +272,32 @@ def test_an_opencv_error_while_decoding_is_a_rejected_frame_not_a_dead_thread() 
     assert len(log.lines) == 1 and "rejected a bad frame: error:" in log.lines[0]
 
 
+def test_a_frame_refused_on_arrival_is_rejected_at_once_and_keeps_no_good_frame_from_the_engine() -> None:
+    """A malformed frame arriving while the engine is busy must not take the waiting good frame's slot: else,
+    under load, bad frames were counted as dropped (not rejected) and the good one was lost for them."""
+    engine, out, log = FakeEngine(max_batch=1), Collector(), Log()
+    engine.gate.clear()
+    core = NodeCore(engine, ["cam"], out, logger=log)
+    core.submit("cam", lambda: frame(1), 1)
+    assert engine.entered.wait(2)  # the engine is busy with frame 1
+    core.submit("cam", lambda: frame(2), 2)  # waits in the slot
+
+    def refuse() -> None:
+        raise ImageMessageError("data holds 10 bytes, step x height = 30")
+
+    def never_decoded() -> np.ndarray:
+        raise AssertionError("a refused frame was decoded")
+
+    assert [core.submit("cam", never_decoded, 3 + i, refuse) for i in range(3)] == [False] * 3
+    counts = core.stats["cam"].counts
+    assert (counts["received"], counts["rejected"], counts["dropped"]) == (5, 3, 0)  # counted now, engine busy
+    engine.gate.set()
+    results = out.wait(2)
+    core.shutdown()
+    assert [r.header for r in results] == [1, 2]
+    assert len(log.lines) == 1 and "cam: rejected a bad frame: data holds 10 bytes" in log.lines[0]
+
+
 def test_only_the_frame_that_is_kept_is_decoded_and_in_the_inference_thread() -> None:
     engine, out = FakeEngine(max_batch=1), Collector()
     engine.gate.clear()

@@ -266,9 +266,9 @@ def test_under_a_slow_engine_the_newest_frame_wins_and_the_rest_are_counted_drop
     arrived: list[int] = []  # stamps as the node's subscription delivered them (DDS may lose a BEST_EFFORT frame)
     submit = core.submit
 
-    def recording_submit(camera, decode, header):
+    def recording_submit(camera, decode, header, check=None):
         arrived.append(stamp_ns(header))
-        return submit(camera, decode, header)
+        return submit(camera, decode, header, check)
 
     core.submit = recording_submit
     try:

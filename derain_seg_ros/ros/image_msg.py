@@ -67,8 +67,10 @@ def _raw_bytes(data: Any) -> np.ndarray:
     return np.frombuffer(memoryview(data).cast("B"), np.uint8)
 
 
-def image_to_array(msg: Any) -> np.ndarray:
-    """The image in its own encoding: H x W (mono, Bayer) or H x W x C, honouring ``step`` and endianness."""
+def _layout(msg: Any) -> tuple[np.dtype, int, int, int, int, int]:
+    """(dtype, channels, rows, width, step, row_bytes) of a raw Image, its fields checked against its data.
+
+    Reads only the header fields and the length of ``data``: cheap enough for a subscription callback."""
     encoding = str(msg.encoding).lower()
     if encoding not in ENCODINGS:
         raise ImageMessageError(f"unsupported encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
@@ -86,10 +88,16 @@ def image_to_array(msg: Any) -> np.ndarray:
         raise ImageMessageError(f"step {step} is shorter than a row of {width} {encoding} pixels ({row_bytes} bytes)")
     if encoding in PLANAR_420:
         height = height * 3 // 2  # the luma rows, then the interleaved chroma rows (same step)
-    data = _raw_bytes(msg.data)
-    if data.size != step * height:
-        raise ImageMessageError(f"data holds {data.size} bytes, step x height = {step * height}")
-    rows = data.reshape(height, step)[:, :row_bytes]
+    size = _raw_bytes(msg.data).size
+    if size != step * height:
+        raise ImageMessageError(f"data holds {size} bytes, step x height = {step * height}")
+    return dtype, channels, height, width, step, row_bytes
+
+
+def image_to_array(msg: Any) -> np.ndarray:
+    """The image in its own encoding: H x W (mono, Bayer) or H x W x C, honouring ``step`` and endianness."""
+    dtype, channels, height, width, step, row_bytes = _layout(msg)
+    rows = _raw_bytes(msg.data).reshape(height, step)[:, :row_bytes]
     order = ">" if msg.is_bigendian else "<"
     array = np.ascontiguousarray(rows).view(dtype.newbyteorder(order) if dtype.itemsize > 1 else dtype)
     array = array.astype(dtype, copy=False).reshape(height, width, channels)
@@ -121,9 +129,26 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
     return image if IMREAD_RGB else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _is_compressed(msg: Any) -> bool:
+    return hasattr(msg, "format") and not hasattr(msg, "encoding")
+
+
 def message_to_rgb(msg: Any) -> np.ndarray:
     """Image or CompressedImage, told apart by their fields."""
-    return compressed_to_rgb(msg) if hasattr(msg, "format") and not hasattr(msg, "encoding") else image_to_rgb(msg)
+    return compressed_to_rgb(msg) if _is_compressed(msg) else image_to_rgb(msg)
+
+
+def check_message(msg: Any) -> None:
+    """Raise ``ImageMessageError`` for a message whose fields already show it cannot be decoded, without
+    decoding it (a raw Image whose data does not fit its size and encoding, a CompressedImage with no data).
+
+    The node runs it on arrival, so that a malformed frame is rejected at once and never takes the place of
+    a good frame waiting for the engine; what only decoding can find (a damaged JPEG) is rejected later."""
+    if _is_compressed(msg):
+        if _raw_bytes(msg.data).size == 0:
+            raise ImageMessageError("compressed image with no data")
+    else:
+        _layout(msg)
 
 
 def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:

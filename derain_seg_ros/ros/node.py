@@ -32,7 +32,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from derain_seg_ros.errors import DerainSegError
 from derain_seg_ros.ros.diagnostics import COUNTERS, CameraMonitor, engine_status
-from derain_seg_ros.ros.image_msg import compressed_to_rgb, image_fields, image_to_rgb
+from derain_seg_ros.ros.image_msg import check_message, compressed_to_rgb, image_fields, image_to_rgb
 from derain_seg_ros.ros.node_core import NodeCore, Result, describe_exception
 from derain_seg_ros.ros.outputs import (
     CAMERA_INFO_IN,
@@ -280,7 +280,8 @@ class DerainSegStages:
     def _on_frame(self, camera: str, decode, msg) -> None:
         core = self.core
         if core is not None:
-            core.submit(camera, partial(decode, msg), msg.header)  # decoded later, in the inference thread, if kept
+            # checked now (its fields), decoded later, in the inference thread, if kept
+            core.submit(camera, partial(decode, msg), msg.header, partial(check_message, msg))
 
     def _on_camera_info(self, camera: str, msg: CameraInfo) -> None:
         self.camera_info[camera] = msg

@@ -184,15 +184,19 @@ class NodeCore:
         for cond in (self._cond, self._work, self._handover):
             cond.notify_all()
 
-    def submit(self, camera: str, decode: Callable[[], np.ndarray], header: Any) -> bool:
+    def submit(
+        self, camera: str, decode: Callable[[], np.ndarray], header: Any, check: Callable[[], None] | None = None
+    ) -> bool:
         """Queue one frame, undecoded; True if it waits for the engine. Never raises for a bad message:
-        ``decode`` runs later, in the inference thread, and a failure there is counted as rejected."""
+        ``check`` (cheap: the message's fields) runs now, and a frame it refuses is counted as rejected without
+        taking the slot of a good one; ``decode`` runs later, in the inference thread, and a failure there is
+        counted as rejected too."""
         now = self.clock()
         stamp = self.stamp_ns(header) if self.stamp_ns is not None else None
-        wanted = self.wanted(
-            camera
-        )  # no subscriber to any output: no inference (asked outside the lock: it may ask DDS)
-        # One lock hold per message: received moves with idle or dropped, a snapshot never sees one without the other.
+        bad = self._refused(check)
+        # no subscriber to any output: no inference (asked outside the lock: it may ask DDS)
+        wanted = bad is None and self.wanted(camera)
+        # One lock hold per message: received moves with idle, dropped or rejected, a snapshot never sees one alone.
         with self._cond:
             if self._stop:
                 return False
@@ -200,7 +204,9 @@ class NodeCore:
             counts["received"] += 1
             if stamp is not None:
                 counts["lost"] += self.gaps[camera].observe(stamp)
-            if not wanted:
+            if bad is not None:
+                counts["rejected"] += 1
+            elif not wanted:
                 counts["idle"] += 1
             else:
                 if self._slots[camera] is not None:
@@ -209,7 +215,23 @@ class NodeCore:
                     self._work.notify()
                 self._slots[camera] = Frame(camera, decode, header, now)
             self._cond.notify_all()  # wait_for callers only (the worker threads wait on their own conditions)
+        if bad is not None:
+            self._warn_rejected(camera, bad)
         return bool(wanted)
+
+    @staticmethod
+    def _refused(check: Callable[[], None] | None) -> Exception | None:
+        if check is None:
+            return None
+        try:
+            check()
+        except ImageMessageError as exc:
+            return exc
+        return None
+
+    def _warn_rejected(self, camera: str, exc: Exception) -> None:
+        why = str(exc) if isinstance(exc, ImageMessageError) else f"{type(exc).__name__}: {exc}"
+        self.log("warning", f"bad-frame/{camera}", f"{camera}: rejected a bad frame: {why}")
 
     def _decoded(self, frame: Frame) -> np.ndarray | None:
         """The frame at the processing size, or None (counted, logged) for a message that cannot be decoded."""
@@ -218,8 +240,7 @@ class NodeCore:
             return resize_for_engine(frame.rgb, self.process_size)
         except Exception as exc:  # ImageMessageError, and whatever OpenCV's decoders raise (cv2.error)
             self._count(frame.camera, "rejected")
-            why = str(exc) if isinstance(exc, ImageMessageError) else f"{type(exc).__name__}: {exc}"
-            self.log("warning", f"bad-frame/{frame.camera}", f"{frame.camera}: rejected a bad frame: {why}")
+            self._warn_rejected(frame.camera, exc)
             return None
 
     def _crashed(self, where: str, exc: BaseException) -> None:
