@@ -298,6 +298,21 @@ def test_a_frame_refused_on_arrival_is_rejected_at_once_and_keeps_no_good_frame_
     assert len(log.lines) == 1 and "cam: rejected a bad frame: data holds 10 bytes" in log.lines[0]
 
 
+def test_a_check_that_fails_on_a_foreign_message_rejects_the_frame_and_does_not_raise_into_the_callback() -> None:
+    engine, out, log = FakeEngine(max_batch=1), Collector(), Log()
+    core = NodeCore(engine, ["cam"], out, logger=log)
+
+    def foreign() -> None:  # e.g. a field that is not a number
+        int("not a height")
+
+    assert core.submit("cam", lambda: frame(1), 1, foreign) is False
+    core.submit("cam", lambda: frame(2), 2)
+    results = out.wait(1)
+    core.shutdown()
+    assert [r.header for r in results] == [2] and core.summary()["cam"]["rejected"] == 1
+    assert len(log.lines) == 1 and "cam: rejected a bad frame: ValueError: invalid literal" in log.lines[0]
+
+
 def test_only_the_frame_that_is_kept_is_decoded_and_in_the_inference_thread() -> None:
     engine, out = FakeEngine(max_batch=1), Collector()
     engine.gate.clear()

@@ -221,11 +221,13 @@ class NodeCore:
 
     @staticmethod
     def _refused(check: Callable[[], None] | None) -> Exception | None:
+        """Why ``check`` refuses the frame, or None. Any exception counts (as in decoding): it runs in the
+        subscription callback, where one escaping would stop the executor, i.e. the node, for one bad message."""
         if check is None:
             return None
         try:
             check()
-        except ImageMessageError as exc:
+        except Exception as exc:
             return exc
         return None
 
