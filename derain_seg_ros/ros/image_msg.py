@@ -118,11 +118,16 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     return cv2.cvtColor(array, TO_RGB[encoding])
 
 
-def compressed_to_rgb(msg: Any) -> np.ndarray:
-    """Decode a CompressedImage (jpeg or png) into uint8 RGB."""
+def _compressed_bytes(msg: Any) -> np.ndarray:
     data = _raw_bytes(msg.data)
     if data.size == 0:
         raise ImageMessageError("compressed image with no data")
+    return data
+
+
+def compressed_to_rgb(msg: Any) -> np.ndarray:
+    """Decode a CompressedImage (jpeg or png) into uint8 RGB."""
+    data = _compressed_bytes(msg)
     image = cv2.imdecode(data, IMREAD_RGB or cv2.IMREAD_COLOR)
     if image is None:
         raise ImageMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes)")
@@ -145,8 +150,7 @@ def check_message(msg: Any) -> None:
     The node runs it on arrival, so that a malformed frame is rejected at once and never takes the place of
     a good frame waiting for the engine; what only decoding can find (a damaged JPEG) is rejected later."""
     if _is_compressed(msg):
-        if _raw_bytes(msg.data).size == 0:
-            raise ImageMessageError("compressed image with no data")
+        _compressed_bytes(msg)
     else:
         _layout(msg)
 
