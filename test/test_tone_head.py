@@ -229,3 +229,32 @@ def test_stage1_fits_the_head_once_and_keeps_it_frozen_across_resume(tmp_path_fa
     assert first["coarse.tone.head.2.bias"].abs().sum() > 0  # fitted: no longer the zero it starts at
     assert all(torch.equal(first[k], last[k]) for k in tone_keys)  # not refitted on resume, not moved by C's losses
     assert not torch.equal(first["coarse.generator.head.1.weight"], last["coarse.generator.head.1.weight"])
+
+
+def test_a_second_fine_tune_with_refit_off_keeps_the_loaded_head_frozen(
+    tmp_path_factory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from train_fixtures import FAST, tiny_dataset
+
+    from derain_seg_ros.runtime.checkpoint import read_checkpoint
+    from train.run import main as run_main
+
+    root = tiny_dataset(tmp_path_factory, 8)
+    common = ["--config", "smoke", f"data.root={root}", *FAST]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run_main(["--stage", "0", *common, f"run.out={first}", "stage0.epochs=1", "stage0.steps_per_epoch=2"]) == 0
+    stage1 = [
+        "--stage", "1", *common, f"init.stage0={first / 'stage0' / 'last.pt'}", "model.coarse.residual=true",
+        "model.coarse.tone=true", "tone.lr=1e-2", "optim.epochs=1", "optim.steps_per_epoch=2",
+    ]  # fmt: skip
+    assert run_main([*stage1, f"run.out={first}", "tone.steps=40"]) == 0
+    fitted = read_checkpoint(first / "stage1" / "last.pt")["model"]
+    again = [*stage1, f"run.out={second}", f"init.stage1={first / 'stage1' / 'last.pt'}", "tone.refit=false"]
+    assert run_main(again) == 0
+    tuned = read_checkpoint(second / "stage1" / "last.pt")["model"]
+    tone_keys = [k for k in fitted if k.startswith("coarse.tone.")]
+    assert tone_keys and fitted["coarse.tone.head.2.bias"].abs().sum() > 0
+    assert all(torch.equal(fitted[k], tuned[k]) for k in tone_keys)  # neither refitted nor moved by C's losses
+    assert not torch.equal(fitted["coarse.generator.head.1.weight"], tuned["coarse.generator.head.1.weight"])
+    assert run_main([*stage1, f"run.out={tmp_path / 'third'}", "tone.refit=false"]) == 2  # nothing to keep
+    assert "tone.refit=false keeps the tone head of init.stage1 frozen: set init.stage1" in capsys.readouterr().err

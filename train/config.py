@@ -124,6 +124,11 @@ class FitAloneConfig:
 class ToneFitConfig(FitAloneConfig):
     """The tone head's own fit before stage 1 (train/tone_fit.py); only for networks with ``coarse.tone``."""
 
+    # False: no fit; the head keeps the weights ``init.stage1`` gives it, frozen. For a further fine-tune of a
+    # stage 1 whose head is already fitted: a second fit of the same head differs from the first by a quarter dB
+    # under car rain (train/RESULTS.md), so refitting would undo part of what the earlier fit was chosen for.
+    refit: bool = True
+
 
 @dataclass
 class TrustFitConfig(FitAloneConfig):
