@@ -70,3 +70,48 @@ def test_the_selection_line_names_the_step_the_rule_and_the_score_to_two_decimal
     line = selection_line(tmp_path)
     assert line.startswith("Stage 2 hands on `best.pt` from step 262 of 262, selected by held-out mIoU among")
     assert line.endswith("within 0.1 dB RGB PSNR of its start; score 49.22.")
+
+
+def test_a_twice_fine_tuned_stage1_reports_the_whole_chain_and_its_wall_time(tmp_path: Path) -> None:
+    from train.streets_card import stage1_wall_time, stage_minutes, warm_starts
+
+    base = {"stage0": {}, "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}, "init": {}}
+    camvid = tmp_path / "camvid" / "stage1" / "last.pt"
+    videos = tmp_path / "videos" / "stage1" / "last.pt"
+    _save(camvid, base)
+    torch.save({**torch.load(camvid), "train_seconds": 600.0}, camvid)
+    first = {**base, "optim": {"epochs": 5}, "data": {"extra_roots": ["a", "b"]}, "init": {"stage1": str(camvid)}}
+    _save(videos, first)
+    torch.save({**torch.load(videos), "train_seconds": 120.0}, videos)
+    final = tmp_path / "stage1" / "last.pt"
+    _save(final, {**first, "init": {"stage1": str(videos)}})
+    torch.save({**torch.load(final), "train_seconds": 60.0}, final)
+    _save(tmp_path / "stage0" / "last.pt", base)
+    _save(tmp_path / "stage2" / "last.pt", base)
+
+    states = read_run(tmp_path)
+    cfg = as_trained(states)
+
+    outer = cfg["stage1_warm_start"]
+    assert outer == {"from": str(videos), "optim": {"epochs": 5}, "data": {"extra_roots": ["a", "b"]},
+                     "stage1_warm_start": {"from": str(camvid), "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}}}  # fmt: skip
+    assert [s["train_config"]["optim"]["epochs"] for s in warm_starts(states)] == [5, 16]  # the latest first
+    minutes = stage_minutes(states)
+    assert minutes["stage1 warm start"] == 2.0 and minutes["stage1 warm start 2"] == 10.0
+    assert stage1_wall_time(states) == "10.0 min (CamVid) + 2.0 min (fine-tune) + 1.0 min (fine-tune 2)"
+
+
+def test_warm_starts_that_go_round_in_a_circle_are_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from derain_seg_ros.runtime.checkpoint import CheckpointError
+
+    base = {"stage0": {}, "optim": {}, "data": {}, "init": {}}
+    a, b = tmp_path / "a" / "last.pt", tmp_path / "b" / "last.pt"
+    _save(a, {**base, "init": {"stage1": str(b)}})
+    _save(b, {**base, "init": {"stage1": str(a)}})
+    _save(tmp_path / "stage1" / "last.pt", {**base, "init": {"stage1": str(a)}})
+    _save(tmp_path / "stage0" / "last.pt", base)
+    _save(tmp_path / "stage2" / "last.pt", base)
+    with pytest.raises(CheckpointError, match="circle"):
+        read_run(tmp_path)

@@ -17,7 +17,7 @@ from derain_seg_ros.data.io import parse_size
 from derain_seg_ros.data.raindrop_cityscapes import load_manifest
 from derain_seg_ros.fileio import atomic_write_bytes
 from derain_seg_ros.nets.pipeline import DerainSegPipeline
-from derain_seg_ros.runtime.checkpoint import load_pipeline, read_checkpoint
+from derain_seg_ros.runtime.checkpoint import CheckpointError, load_pipeline, read_checkpoint
 from derain_seg_ros.runtime.shipped import pack_for_shipping, sha256_of
 from train.evaluate import do_no_harm
 from train.loop import stage_result
@@ -32,21 +32,53 @@ LICENCE = (
 
 
 WARM_START = "stage1 warm start"
+MAX_WARM_STARTS = 8
 
 
 def read_run(run: Path) -> dict[str, dict[str, Any]]:
-    """Each stage's last checkpoint, read once; a warm-started stage 1 adds the run it started from
-    (its ``init.stage1``) under ``WARM_START``."""
+    """Each stage's last checkpoint, read once; a warm-started stage 1 adds the runs it started from, following
+    each one's ``init.stage1`` back to the first: under ``WARM_START`` the run it started from, under
+    ``WARM_START 2`` that run's own start, and so on (the streets recipe fine-tunes twice)."""
     states = {stage: read_checkpoint(run / stage / "last.pt") for stage in ("stage0", "stage1", "stage2")}
-    earlier = states["stage1"]["train_config"].get("init", {}).get("stage1")
-    if earlier:
-        states[WARM_START] = read_checkpoint(Path(earlier))
-    return states
+    current, seen = states["stage1"], {str((run / "stage1" / "last.pt").resolve())}
+    for depth in range(1, MAX_WARM_STARTS + 1):
+        earlier = current["train_config"].get("init", {}).get("stage1")
+        if not earlier:
+            return states
+        if str(Path(earlier).resolve()) in seen:
+            raise CheckpointError(f"stage 1's warm starts go round in a circle at {earlier}")
+        seen.add(str(Path(earlier).resolve()))
+        current = read_checkpoint(Path(earlier))
+        states[warm_start_key(depth)] = current
+    raise CheckpointError(f"stage 1 has more than {MAX_WARM_STARTS} warm starts behind it (last: {earlier})")
+
+
+def warm_start_key(depth: int) -> str:
+    """``read_run``'s key for the run ``depth`` warm starts before the final stage 1."""
+    return WARM_START if depth == 1 else f"{WARM_START} {depth}"
+
+
+def warm_starts(states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs stage 1 started from, the latest first."""
+    chain = []
+    while warm_start_key(len(chain) + 1) in states:
+        chain.append(states[warm_start_key(len(chain) + 1)])
+    return chain
 
 
 def stage_minutes(states: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Wall minutes per stage; a warm-started stage 1 counts the run it started from as well."""
+    """Wall minutes per stage; a warm-started stage 1 counts the runs it started from as well."""
     return {stage: float(state.get("train_seconds", float("nan"))) / 60 for stage, state in states.items()}
+
+
+def stage1_wall_time(states: dict[str, dict[str, Any]]) -> str:
+    """Stage 1's wall time for the card, its runs in the order they ran: "48.9 min (CamVid) + 21.5 min (fine-tune)"."""
+    minutes = stage_minutes(states)
+    chain = [minutes[warm_start_key(d)] for d in range(len(warm_starts(states)), 0, -1)] + [minutes["stage1"]]
+    text = f"{chain[0]:.1f} min" + (" (CamVid)" if len(chain) > 1 else "")
+    for n, value in enumerate(chain[1:], start=1):
+        text += f" + {value:.1f} min (fine-tune{'' if n == 1 else f' {n}'})"
+    return text
 
 
 def selection_line(run: Path) -> str:
@@ -93,9 +125,12 @@ def as_trained(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     cfg["optim"] = stage1["optim"]
     if stage1.get("data", cfg.get("data")) != cfg.get("data"):
         cfg["stage1_data"] = stage1["data"]
-    if WARM_START in states:
-        theirs = states[WARM_START]["train_config"]
-        cfg["stage1_warm_start"] = {"from": stage1["init"]["stage1"], "optim": theirs["optim"], "data": theirs["data"]}
+    # Each run stage 1 started from, nested: a twice fine-tuned stage 1 reports its first fine-tune here and the
+    # CamVid run that one started from inside it.
+    inner, started_from = cfg, stage1["init"].get("stage1") if stage1.get("init") else None
+    for theirs in (state["train_config"] for state in warm_starts(states)):
+        inner["stage1_warm_start"] = {"from": started_from, "optim": theirs["optim"], "data": theirs["data"]}
+        inner, started_from = inner["stage1_warm_start"], theirs.get("init", {}).get("stage1")
     return cfg
 
 
@@ -127,9 +162,7 @@ def card(
     states = read_run(run)
     cfg = as_trained(states)
     minutes = stage_minutes(states)
-    stage1_minutes = f"{minutes['stage1']:.1f} min"
-    if WARM_START in minutes:
-        stage1_minutes = f"{minutes[WARM_START]:.1f} min (CamVid) + {minutes['stage1']:.1f} min (fine-tune)"
+    stage1_minutes = stage1_wall_time(states)
     data_lines = [_set_line(f"{kind} rain", root, scored=True) for kind, root in sets.items()]
     for root in cfg.get("stage1_data", {}).get("extra_roots", []):
         if Path(root) not in sets.values() and (Path(root) / "manifest.json").is_file():
