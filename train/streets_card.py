@@ -50,7 +50,9 @@ def read_run(run: Path) -> dict[str, dict[str, Any]]:
         seen.add(str(Path(earlier).resolve()))
         current = read_checkpoint(Path(earlier))
         states[warm_start_key(depth)] = current
-    raise CheckpointError(f"stage 1 has more than {MAX_WARM_STARTS} warm starts behind it (last: {earlier})")
+    if current["train_config"].get("init", {}).get("stage1"):
+        raise CheckpointError(f"stage 1 has more than {MAX_WARM_STARTS} warm starts behind it (last: {earlier})")
+    return states
 
 
 def warm_start_key(depth: int) -> str:
