@@ -8,9 +8,9 @@ from derain_seg_ros.runtime.checkpoint import FORMAT
 from train.streets_card import as_trained, read_run
 
 
-def _save(path: Path, train_config: dict) -> None:
+def _save(path: Path, train_config: dict, **extra: object) -> None:
     path.parent.mkdir(parents=True)
-    torch.save({"format": FORMAT, "train_config": train_config}, path)
+    torch.save({"format": FORMAT, "train_config": train_config, **extra}, path)
 
 
 def _plain_run(tmp_path: Path) -> dict:
@@ -78,14 +78,10 @@ def test_a_twice_fine_tuned_stage1_reports_the_whole_chain_and_its_wall_time(tmp
     base = {"stage0": {}, "optim": {"epochs": 16}, "data": {"extra_roots": ["a"]}, "init": {}}
     camvid = tmp_path / "camvid" / "stage1" / "last.pt"
     videos = tmp_path / "videos" / "stage1" / "last.pt"
-    _save(camvid, base)
-    torch.save({**torch.load(camvid), "train_seconds": 600.0}, camvid)
+    _save(camvid, base, train_seconds=600.0)
     first = {**base, "optim": {"epochs": 5}, "data": {"extra_roots": ["a", "b"]}, "init": {"stage1": str(camvid)}}
-    _save(videos, first)
-    torch.save({**torch.load(videos), "train_seconds": 120.0}, videos)
-    final = tmp_path / "stage1" / "last.pt"
-    _save(final, {**first, "init": {"stage1": str(videos)}})
-    torch.save({**torch.load(final), "train_seconds": 60.0}, final)
+    _save(videos, first, train_seconds=120.0)
+    _save(tmp_path / "stage1" / "last.pt", {**first, "init": {"stage1": str(videos)}}, train_seconds=60.0)
     _save(tmp_path / "stage0" / "last.pt", base)
     _save(tmp_path / "stage2" / "last.pt", base)
 
@@ -115,3 +111,28 @@ def test_warm_starts_that_go_round_in_a_circle_are_refused(tmp_path: Path) -> No
     _save(tmp_path / "stage2" / "last.pt", base)
     with pytest.raises(CheckpointError, match="circle"):
         read_run(tmp_path)
+
+
+def test_eight_warm_starts_are_read_and_a_ninth_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from derain_seg_ros.runtime.checkpoint import CheckpointError
+    from train.streets_card import MAX_WARM_STARTS, warm_starts
+
+    base = {"stage0": {}, "optim": {}, "data": {}, "init": {}}
+
+    def chain(root: Path, length: int) -> Path:
+        earlier = None
+        for n in range(length):
+            path = root / f"run{n}" / "last.pt"
+            _save(path, {**base, "optim": {"n": n}, "init": {"stage1": str(earlier)} if earlier else {}})
+            earlier = path
+        for stage in ("stage0", "stage2"):
+            _save(root / stage / "last.pt", base)
+        _save(root / "stage1" / "last.pt", {**base, "init": {"stage1": str(earlier)}})
+        return root
+
+    states = read_run(chain(tmp_path / "eight", MAX_WARM_STARTS))
+    assert [s["train_config"]["optim"]["n"] for s in warm_starts(states)] == list(range(MAX_WARM_STARTS))[::-1]
+    with pytest.raises(CheckpointError, match=f"more than {MAX_WARM_STARTS} warm starts"):
+        read_run(chain(tmp_path / "nine", MAX_WARM_STARTS + 1))

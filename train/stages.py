@@ -169,17 +169,18 @@ def pipeline_job(cfg: TrainConfig, stage: Stage, init_stage1: str | Path | None 
     frozen = tuple(getattr(pipeline, n) for n in ("attention", "coarse", "srrn", "deeplab") if n not in stage.trains)
     job = stage_job(cfg, stage, pipeline, frozen)
     tone = pipeline.coarse.tone
-    if tone is not None and "coarse" in stage.trains and not cfg.tone.refit:
-        if not cfg.init.stage1:
-            raise ConfigError("tone.refit=false keeps the tone head of init.stage1 frozen: set init.stage1")
-        log.info("tone head kept as init.stage1 has it, frozen (tone.refit=false)")
-        job = replace(job, frozen=(*frozen, tone))
-    elif tone is not None and "coarse" in stage.trains and cfg.tone.steps > 0:
-        # The head is fitted alone first (train/tone_fit.py) and then kept as fitted: C trains around it
-        # (tone.steps=0: no fit, the head trains with C under the stage's losses).
-        from train.tone_fit import fit_tone
+    if tone is not None and "coarse" in stage.trains:
+        if not cfg.tone.refit:
+            if not cfg.init.stage1:
+                raise ConfigError("tone.refit=false keeps the tone head of init.stage1 frozen: set init.stage1")
+            log.info("tone head kept as init.stage1 has it, frozen (tone.refit=false)")
+            job = replace(job, frozen=(*frozen, tone))
+        elif cfg.tone.steps > 0:
+            # The head is fitted alone first (train/tone_fit.py) and then kept as fitted: C trains around it
+            # (tone.steps=0: no fit, the head trains with C under the stage's losses).
+            from train.tone_fit import fit_tone
 
-        job = replace(job, frozen=(*frozen, tone), prepare=lambda: fit_tone(tone, cfg))
+            job = replace(job, frozen=(*frozen, tone), prepare=lambda: fit_tone(tone, cfg))
     trust = pipeline.coarse.trust
     if trust is not None and "coarse" in stage.trains:
         # It stays the identity while C trains: it judges the finished C.

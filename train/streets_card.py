@@ -40,19 +40,21 @@ def read_run(run: Path) -> dict[str, dict[str, Any]]:
     each one's ``init.stage1`` back to the first: under ``WARM_START`` the run it started from, under
     ``WARM_START 2`` that run's own start, and so on (the streets recipe fine-tunes twice)."""
     states = {stage: read_checkpoint(run / stage / "last.pt") for stage in ("stage0", "stage1", "stage2")}
-    current, seen = states["stage1"], {str((run / "stage1" / "last.pt").resolve())}
-    for depth in range(1, MAX_WARM_STARTS + 1):
-        earlier = current["train_config"].get("init", {}).get("stage1")
-        if not earlier:
-            return states
-        if str(Path(earlier).resolve()) in seen:
+    current, seen = states["stage1"], {(run / "stage1" / "last.pt").resolve()}
+    while earlier := started_from(current["train_config"]):
+        if Path(earlier).resolve() in seen:
             raise CheckpointError(f"stage 1's warm starts go round in a circle at {earlier}")
-        seen.add(str(Path(earlier).resolve()))
+        if len(seen) > MAX_WARM_STARTS:
+            raise CheckpointError(f"stage 1 has more than {MAX_WARM_STARTS} warm starts behind it (next: {earlier})")
+        seen.add(Path(earlier).resolve())
         current = read_checkpoint(Path(earlier))
-        states[warm_start_key(depth)] = current
-    if current["train_config"].get("init", {}).get("stage1"):
-        raise CheckpointError(f"stage 1 has more than {MAX_WARM_STARTS} warm starts behind it (last: {earlier})")
+        states[warm_start_key(len(seen) - 1)] = current
     return states
+
+
+def started_from(train_config: dict[str, Any]) -> str | None:
+    """The checkpoint a stage 1 was warm-started from (its ``init.stage1``), or None."""
+    return (train_config.get("init") or {}).get("stage1")
 
 
 def warm_start_key(depth: int) -> str:
@@ -129,10 +131,10 @@ def as_trained(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
         cfg["stage1_data"] = stage1["data"]
     # Each run stage 1 started from, nested: a twice fine-tuned stage 1 reports its first fine-tune here and the
     # CamVid run that one started from inside it.
-    inner, started_from = cfg, stage1["init"].get("stage1") if stage1.get("init") else None
+    inner, source = cfg, started_from(stage1)
     for theirs in (state["train_config"] for state in warm_starts(states)):
-        inner["stage1_warm_start"] = {"from": started_from, "optim": theirs["optim"], "data": theirs["data"]}
-        inner, started_from = inner["stage1_warm_start"], theirs.get("init", {}).get("stage1")
+        inner["stage1_warm_start"] = {"from": source, "optim": theirs["optim"], "data": theirs["data"]}
+        inner, source = inner["stage1_warm_start"], started_from(theirs)
     return cfg
 
 
