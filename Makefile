@@ -27,7 +27,7 @@ lint: setup  # what CI checks before the tests: ruff's lint and format rules (py
 test: setup  # the real-ROS tests must run here, not skip: a missing rclpy fails them
 	DERAIN_SEG_REQUIRE_ROS=1 $(BIN)/python -m pytest -q test
 
-weights: setup  # retrain the default streets model from scratch (about 2.8 hours on 2 CPU cores; needs CamVid and the dash-cam videos: CAMVID=DIR REALDRIVE=DIR), see models/MODEL_CARD.md
+weights: setup  # retrain the default streets model from scratch (about 3.7 hours on 2 CPU cores; needs CamVid and the dash-cam videos: CAMVID=DIR REALDRIVE=DIR), see models/MODEL_CARD.md
 	VENV=$(VENV) bash scripts/make_weights.sh
 
 weights-embedded: setup  # retrain the procedural-scene model (about an hour on 2 CPU cores), see models/MODEL_CARD_embedded.md

@@ -57,6 +57,24 @@ def test_a_warm_started_stage1_reports_its_own_data_and_the_run_it_started_from(
     assert "stage1_warm_start" not in plain and "stage1_data" not in plain
 
 
+def test_a_stage1_trained_with_its_own_loss_reports_it_and_how_it_was_trained(tmp_path: Path) -> None:
+    base = {"stage0": {}, "optim": {}, "data": {}, "init": {}, "loss": {"semantic_weight": 1.0}}
+    earlier = tmp_path / "pane" / "stage1" / "last.pt"
+    _save(earlier, {**base, "loss": {"semantic_weight": 1.0, "stage1_semantic": True}})
+    judged = {"semantic_weight": 1.0, "stage1_semantic": True}
+    _save(tmp_path / "stage1" / "last.pt", {**base, "loss": judged, "init": {"stage1": str(earlier)}}, stage="A_C_OJT")
+    _save(tmp_path / "stage0" / "last.pt", base)
+    _save(tmp_path / "stage2" / "last.pt", base)
+
+    cfg = as_trained(read_run(tmp_path))
+
+    assert cfg["loss"] == {"semantic_weight": 1.0}  # stage 2's own
+    assert cfg["stage1_loss"] == judged and cfg["stage1_trained_as"] == "A_C_OJT"
+    assert cfg["stage1_warm_start"]["loss"] == judged  # a warm start's loss, where it differs from stage 2's
+    plain = _plain_run(tmp_path)
+    assert "stage1_loss" not in plain and "stage1_trained_as" not in plain
+
+
 def test_the_selection_line_names_the_step_the_rule_and_the_score_to_two_decimals(tmp_path: Path) -> None:
     from train.streets_card import selection_line
 

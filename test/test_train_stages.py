@@ -471,6 +471,25 @@ def test_ablation_overrides_after_rows_are_applied_and_unknown_rows_named(tmp_pa
     assert not (tmp_path / "stage0").exists()  # refused before any training
 
 
+def test_stage1_semantic_makes_stage1_the_ojt_variant_bit_for_bit(
+    trained: dict[str, Path], dataset: Path, tmp_path: Path
+) -> None:
+    """``loss.stage1_semantic`` (the streets recipe's last fine-tune) trains A and C as ``--variant A/C+OJT`` does:
+    L_H on C's output changes what plain stage 1 would learn."""
+    warm = [f"init.stage0={trained['stage0']}", f"init.stage1={trained['stage1']}"]
+    short = ["optim.epochs=1", "optim.steps_per_epoch=2"]
+    judged = train(1, dataset, tmp_path / "judged", *warm, *short, "loss.stage1_semantic=true")
+    plain = train(1, dataset, tmp_path / "plain", *warm, *short)
+    variant = ["--variant", "A/C+OJT", *stage_args(1, dataset, tmp_path / "ojt", *warm, *short)[2:]]
+    assert run_main(variant) == 0
+    a, b, c = (read_checkpoint(p)["model"] for p in (judged, tmp_path / "ojt" / "A_C_OJT" / "last.pt", plain))
+    keys = [k for k in a if k.split(".")[0] in ("attention", "coarse")]
+    assert keys and all(torch.equal(a[k], b[k]) for k in keys)
+    assert not all(torch.equal(a[k], c[k]) for k in keys)
+    with (tmp_path / "judged" / "stage1" / "log.csv").open() as f:
+        assert all(float(row["loss_semantic"]) > 0 for row in csv.DictReader(f))
+
+
 def test_stage1_with_init_stage1_starts_from_those_weights_and_without_it_from_scratch(
     trained: dict[str, Path],
 ) -> None:

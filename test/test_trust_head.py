@@ -134,6 +134,24 @@ def test_the_scale_never_exceeds_one_where_the_correction_is_right() -> None:
         assert head.scale(*heavy[:3]).max() == 1.0
 
 
+def test_a_head_capped_at_one_everywhere_can_still_learn_to_hold_back() -> None:
+    """A fit whose first steps lift every cell above the cap (a plain clamp then passes no gradient at all) still
+    holds back a harmful correction: behind a stage 1 judged by the segmenter the fit had stayed at 1.00 on every
+    frame, dry ones included (train/RESULTS.md)."""
+    from train.trust_fit import fit_on_frames
+
+    torch.manual_seed(0)
+    head = TrustHead(width=16)
+    with torch.no_grad():
+        head.head[-1].bias.fill_(0.5)  # 2 sigmoid(0.5) = 1.24: capped on every cell
+    light = _stack(rain_frames(8, 1, light=True))
+    with torch.no_grad():
+        assert torch.equal(head.scale(*light[:3]), torch.ones_like(light[1]))
+    fit_on_frames(head, rain_frames(24, 0, light=True), [], trust_cfg(100))
+    with torch.no_grad():
+        assert head.scale(*light[:3]).mean(dim=(1, 2, 3)).max() < 0.5
+
+
 def test_the_small_pipeline_with_the_head_exports_to_onnx_and_matches_torch(tmp_path: Path) -> None:
     torch.manual_seed(0)
     pipeline = DerainSegPipeline.from_config(replace(TRUSTED, correction_shrink=0.0)).eval()

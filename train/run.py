@@ -31,7 +31,7 @@ from train.datasets import train_dataset  # noqa: E402
 from train.loop import fit  # noqa: E402
 from train.run_folder import refuse_overwrite  # noqa: E402
 from train.stages import pipeline_job, stage0_job  # noqa: E402
-from train.variants import BASELINES, REFINED, STAGE1, STAGE2, VARIANTS  # noqa: E402
+from train.variants import BASELINES, REFINED, STAGE2, VARIANTS, stage1  # noqa: E402
 
 log = logging.getLogger("train")
 SHIPPED_PRESETS = {"streets": "shipped", "embedded": "shipped-embedded"}  # model.preset -> its shipped model (init.*)
@@ -57,7 +57,9 @@ def run_stage(cfg: TrainConfig, stage: int, dist: distributed.DistInfo, resume: 
     if stage == 0:
         return fit(stage0_job(cfg), cfg, train_dataset(cfg, stage0=True), out / "stage0", dist, resume)
     dataset = train_dataset(cfg)  # first: a missing dataset is the likelier mistake
-    return fit(pipeline_job(cfg, STAGE1 if stage == 1 else STAGE2), cfg, dataset, out / f"stage{stage}", dist, resume)
+    return fit(
+        pipeline_job(cfg, stage1(cfg.loss) if stage == 1 else STAGE2), cfg, dataset, out / f"stage{stage}", dist, resume
+    )
 
 
 def variant_folders(variant: str) -> list[str]:

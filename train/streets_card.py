@@ -129,11 +129,17 @@ def as_trained(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     cfg["optim"] = stage1["optim"]
     if stage1.get("data", cfg.get("data")) != cfg.get("data"):
         cfg["stage1_data"] = stage1["data"]
+    if stage1.get("loss", cfg.get("loss")) != cfg.get("loss"):  # e.g. loss.stage1_semantic, on for stage 1 alone
+        cfg["stage1_loss"] = stage1["loss"]
+    if states["stage1"].get("stage", "stage1") != "stage1":  # trained as a Table-1 variant (A_C_OJT: L_H on C)
+        cfg["stage1_trained_as"] = states["stage1"]["stage"]
     # Each run stage 1 started from, nested: a twice fine-tuned stage 1 reports its first fine-tune here and the
     # CamVid run that one started from inside it.
     inner, source = cfg, started_from(stage1)
     for theirs in (state["train_config"] for state in warm_starts(states)):
         inner["stage1_warm_start"] = {"from": source, "optim": theirs["optim"], "data": theirs["data"]}
+        if theirs.get("loss", cfg.get("loss")) != cfg.get("loss"):
+            inner["stage1_warm_start"]["loss"] = theirs["loss"]
         inner, source = inner["stage1_warm_start"], started_from(theirs)
     return cfg
 

@@ -7,7 +7,7 @@ place that says which loss terms a stage uses (stage 1: L_Att + L_D; stage 2: L_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from derain_seg_ros.losses import LossWeights
@@ -43,12 +43,20 @@ class Stage:
 
 STAGE1 = Stage("stage1", ("attention", "coarse"), semantic=False, uses_srrn=False)
 """Eq. (5): L_1 = L_Att + L_D(I_C, I_gt)."""
+STAGE1_SEMANTIC = Stage("stage1", ("attention", "coarse"), semantic=True, semantic_on="coarse", uses_srrn=False)
+"""Stage 1 with ``loss.stage1_semantic``: L_Att + L_D + w_H L_H(I_C), the A/C+OJT variant's losses."""
 STAGE2 = Stage("stage2", ("srrn",), semantic=True, attention=0.0, coarse=0.0, refine=1.0, optim="stage2")
 """Eq. (6): L_2 = L_R + w_H L_H, only the SRRN learns (w_H: loss.semantic_weight, the authors' 0.005)."""
 
+
+def stage1(loss: LossConfig) -> Stage:
+    """What ``--stage 1`` trains: eq. (5), or with ``loss.stage1_semantic`` the segmenter's judgement of C too."""
+    return STAGE1_SEMANTIC if loss.stage1_semantic else STAGE1
+
+
 VARIANTS: dict[str, tuple[Stage, ...]] = {
     "A/C": (STAGE1,),
-    "A/C+OJT": (Stage("A_C_OJT", ("attention", "coarse"), semantic=True, semantic_on="coarse", uses_srrn=False),),
+    "A/C+OJT": (replace(STAGE1_SEMANTIC, name="A_C_OJT"),),
     "A/C/R": (Stage("A_C_R", ("attention", "coarse", "srrn"), semantic=False, refine=1.0),),
     "A/C/R+OJT": (Stage("A_C_R_OJT", ("attention", "coarse", "srrn"), semantic=True, refine=1.0),),
     "A/C/R+TJT": (STAGE1, STAGE2),

@@ -27,6 +27,34 @@ from derain_seg_ros.nets.tone import POOL, frame_encoder
 INPUTS = 7  # the tone-corrected frame (3), the rain map M (1), C's gated correction (3)
 
 
+class CapAtOne(torch.autograd.Function):
+    """min(1, s), whose gradient still flows above 1 when it asks for a lower s.
+
+    A plain clamp passes no gradient where s > 1: if the fit's first Adam steps lift every cell's z above 0 (a batch
+    where C's corrections fall short), the whole head is capped at 1, receives no gradient again and stays the
+    identity for good. That happened behind a stage 1 judged by the segmenter (train/RESULTS.md): the fit ended at a
+    scale of 1.00 on every frame, dry ones included. Above the cap a gradient that would raise s is still dropped
+    (the head may only hold back, never push z further up for nothing)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, s: Tensor) -> Tensor:
+        ctx.save_for_backward(s)
+        return s.clamp(max=1)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (s,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        return grad * ((s <= 1) | (grad > 0)).to(grad.dtype)
+
+
+def cap_at_one(s: Tensor) -> Tensor:
+    """min(1, s): ``CapAtOne`` where a gradient is taken, the plain clamp where none is (inference, and the
+    exported graph: ONNX and TensorRT see one Clip, the same values)."""
+    if s.requires_grad and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        return CapAtOne.apply(s)
+    return s.clamp(max=1)
+
+
 class TrustHead(nn.Module):
     """(base, M, correction) at full size -> a scale on the correction, N x 1 x H x W in (0, 1]."""
 
@@ -54,11 +82,11 @@ class TrustHead(nn.Module):
         return self.head(pooled)[..., None, None] + cells
 
     def scale(self, base: Tensor, attention: Tensor, correction: Tensor) -> Tensor:
-        """min(1, 2 sigmoid(z)), bilinearly upsampled to the frame's size (1 at the start, where z = 0: the
-        clamp passes its gradient there, so the fit can lower it)."""
+        """min(1, 2 sigmoid(z)), bilinearly upsampled to the frame's size (1 at the start, where z = 0); the cap
+        passes every gradient that lowers the scale, so the fit can always hold a correction back (``CapAtOne``)."""
         z = self.pooled_logits(self.inputs(base, attention, correction))
         z = F.interpolate(z, size=base.shape[2:], mode="bilinear", align_corners=False)
-        return (2 * torch.sigmoid(z)).clamp(max=1)
+        return cap_at_one(2 * torch.sigmoid(z))
 
     def forward(self, base: Tensor, attention: Tensor, correction: Tensor) -> Tensor:
         return base + self.scale(base, attention, correction) * correction
