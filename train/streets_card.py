@@ -127,10 +127,9 @@ def as_trained(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     cfg["stage0"] = states["stage0"]["train_config"]["stage0"]
     stage1 = states["stage1"]["train_config"]
     cfg["optim"] = stage1["optim"]
-    if stage1.get("data", cfg.get("data")) != cfg.get("data"):
-        cfg["stage1_data"] = stage1["data"]
-    if stage1.get("loss", cfg.get("loss")) != cfg.get("loss"):  # e.g. loss.stage1_semantic, on for stage 1 alone
-        cfg["stage1_loss"] = stage1["loss"]
+    for key in ("data", "loss"):  # stage 1's own where they differ from stage 2's (e.g. loss.stage1_semantic)
+        if stage1.get(key, cfg.get(key)) != cfg.get(key):
+            cfg[f"stage1_{key}"] = stage1[key]
     if states["stage1"].get("stage", "stage1") != "stage1":  # trained as a Table-1 variant (A_C_OJT: L_H on C)
         cfg["stage1_trained_as"] = states["stage1"]["stage"]
     # Each run stage 1 started from, nested: a twice fine-tuned stage 1 reports its first fine-tune here and the
