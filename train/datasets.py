@@ -14,6 +14,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from derain_seg_ros.data.raindrop_cityscapes import SynthSpec, read_item, synthesize
 from derain_seg_ros.data.torch_dataset import RaindropCityscapesDataset
 from train.config import ConfigError, TrainConfig
+from train.validation import Triple
 
 log = logging.getLogger("train")
 MIX_STREAM = 0xD27  # SeedSequence stream of the dry draw (no other draw uses it)
@@ -129,20 +130,27 @@ def held_out_scenes(cfg: TrainConfig) -> set[str]:
     return {scene_of(it) for it in items[len(items) - _held_out(cfg, len(items)) :]}
 
 
-def validation_items(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The held-out (rainy, clean, trainIds) triples, whole frames, never trained on: the held-out
-    scenes in every set of the run (main and extra: each rain kind), then each clean frame once as a
-    dry triple, so selection guards do-no-harm too. Labels are all-255 for unlabelled sets."""
+def held_out_sets(cfg: TrainConfig) -> list[tuple[str, list[Triple]]]:
+    """The held-out (rainy, clean, trainIds) triples of each set of the run (main, then extra: each rain
+    kind), named by the set's folder, whole frames, never trained on; then ``dry``: each clean frame once
+    as a dry triple, so selection guards do-no-harm too. Labels are all-255 for unlabelled sets."""
     held = held_out_scenes(cfg)
-    triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    sets: list[tuple[str, list[Triple]]] = []
     for root in [ensure_dataset(cfg)] + [Path(r) for r in cfg.data.extra_roots]:
         data = RaindropCityscapesDataset(root, "train")
+        triples: list[Triple] = []
         for i, it in enumerate(data.items):
             if scene_of(it) in held:
                 item = data[i]
                 triples.append((item["rainy"].numpy(), item["clean"].numpy(), item["label"].numpy().astype(np.uint8)))
-    dry = {t[1].tobytes(): (t[1], t[1], t[2]) for t in triples}
-    return triples + list(dry.values())
+        sets.append((root.name, triples))
+    dry = {t[1].tobytes(): (t[1], t[1], t[2]) for _, triples in sets for t in triples}
+    return [*sets, ("dry", list(dry.values()))]
+
+
+def validation_items(cfg: TrainConfig) -> list[Triple]:
+    """``held_out_sets`` in one list (the selection scores them together)."""
+    return [t for _, triples in held_out_sets(cfg) for t in triples]
 
 
 def validation_samples(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -76,6 +76,21 @@ def guarded_score(miou: float, psnr_db: float, start_psnr_db: float, guard_db: f
     return miou if psnr_db >= start_psnr_db - guard_db else -math.inf
 
 
+def held_out_scores(
+    pipeline: DerainSegPipeline, triples: Sequence[Triple], classes: Sequence[int] | None = None, batch: int = 4
+) -> tuple[float | None, float]:
+    """(mIoU in % over ``classes``, or None where no pixel is labelled; mean RGB PSNR, each frame's capped
+    as the guard counts it) of the pipeline's output on the rainy frames of ``triples``."""
+    values, confusion, labelled = [], ConfusionMatrix(), False
+    for (image, labels), (_, clean, target) in zip(
+        _passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True
+    ):
+        values.append(guard_psnr(image, clean))
+        confusion.update(labels, target)
+        labelled = labelled or bool((target != 255).any())
+    return (100 * confusion.miou(classes) if labelled else None), float(np.mean(values))
+
+
 class GuardedMiou:
     """Held-out mIoU (over ``classes``) of the labels on the derained frames, guarded by mean RGB PSNR
     (``guarded_score``; each frame's capped at ``GUARD_PSNR_CAP_DB``).
@@ -103,13 +118,8 @@ class GuardedMiou:
         self.start_psnr: float | None = None
 
     def measure(self) -> tuple[float, float]:
-        values, confusion = [], ConfusionMatrix()
-        for (image, labels), (_, clean, target) in zip(
-            _passes(self.pipeline, [t[0] for t in self.triples], self.batch, segment=True), self.triples, strict=True
-        ):
-            values.append(guard_psnr(image, clean))
-            confusion.update(labels, target)
-        return 100 * confusion.miou(self.classes), float(np.mean(values))
+        miou, mean_psnr = held_out_scores(self.pipeline, self.triples, self.classes, self.batch)
+        return float(miou), mean_psnr
 
     def __call__(self) -> float:
         miou, mean_psnr = self.measure()
