@@ -19,7 +19,6 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
 from derain_seg_ros.errors import DerainSegError  # noqa: E402
 from derain_seg_ros.nets.pipeline import DerainSegPipeline  # noqa: E402
 from derain_seg_ros.runtime.checkpoint import load_pipeline  # noqa: E402
@@ -36,9 +35,9 @@ def with_stage1(pipeline: DerainSegPipeline, candidate: str | Path) -> DerainSeg
     """``pipeline`` with A and C from the stage-1 checkpoint ``candidate``, C's trust head kept as ``pipeline``
     has it (stage 1 leaves the head unfitted; stage 2 fits it). A candidate of other networks is refused."""
     trust = pipeline.coarse.trust
-    kept = None if trust is None else {k: v.clone() for k, v in trust.state_dict().items()}
+    kept = {} if trust is None else {k: v.clone() for k, v in trust.state_dict().items()}
     load_submodules(pipeline, str(candidate), ("attention", "coarse"), "stage1")
-    if trust is not None and kept is not None:
+    if trust is not None:
         trust.load_state_dict(kept)
     return pipeline
 
