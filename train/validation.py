@@ -76,19 +76,23 @@ def guarded_score(miou: float, psnr_db: float, start_psnr_db: float, guard_db: f
     return miou if psnr_db >= start_psnr_db - guard_db else -math.inf
 
 
+def labelled(triples: Sequence[Triple]) -> bool:
+    """Whether any pixel of ``triples`` has a label (255 = ignore): mIoU means nothing without one."""
+    return any(bool((t[2] != 255).any()) for t in triples)
+
+
 def held_out_scores(
     pipeline: DerainSegPipeline, triples: Sequence[Triple], classes: Sequence[int] | None = None, batch: int = 4
 ) -> tuple[float | None, float]:
     """(mIoU in % over ``classes``, or None where no pixel is labelled; mean RGB PSNR, each frame's capped
     as the guard counts it) of the pipeline's output on the rainy frames of ``triples``."""
-    values, confusion, labelled = [], ConfusionMatrix(), False
+    values, confusion = [], ConfusionMatrix()
     for (image, labels), (_, clean, target) in zip(
         _passes(pipeline, [t[0] for t in triples], batch, segment=True), triples, strict=True
     ):
         values.append(guard_psnr(image, clean))
         confusion.update(labels, target)
-        labelled = labelled or bool((target != 255).any())
-    return (100 * confusion.miou(classes) if labelled else None), float(np.mean(values))
+    return (100 * confusion.miou(classes) if labelled(triples) else None), float(np.mean(values))
 
 
 class GuardedMiou:
@@ -108,7 +112,7 @@ class GuardedMiou:
         classes: Sequence[int] | None = None,
         batch: int = 4,
     ) -> None:
-        if not any((t[2] != 255).any() for t in triples):
+        if not labelled(triples):
             raise ValueError("mIoU selection needs labelled held-out items (data.val_count of a labelled main set)")
         self.pipeline = pipeline
         self.triples = triples
